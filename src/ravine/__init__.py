@@ -1,0 +1,7 @@
+"""ravine: optimization for machine learning on PyTorch."""
+
+from . import optim, transforms
+from .transforms import chain
+
+__version__ = "0.1.0"
+__all__ = ["chain", "optim", "transforms"]

@@ -1,0 +1,183 @@
+"""ChainOptimizer: a ``torch.optim.Optimizer`` that runs a transform chain on each param group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..transforms.base import Transform
+
+__all__ = ["ChainOptimizer"]
+
+
+def _step_tensor() -> Tensor:
+    # torch.optim keeps the step count as a scalar tensor of the default float dtype
+    return torch.tensor(0.0, dtype=torch.get_default_dtype())
+
+
+class ChainOptimizer(torch.optim.Optimizer):
+    """Run ``transform`` on the gradients of each param group and add the result to the params.
+
+    A drop-in ``torch.optim.Optimizer``: param groups, ``step(closure)``, ``zero_grad``,
+    ``state_dict``/``load_state_dict``, hooks, and ``torch.optim.lr_scheduler`` all work.
+
+    Per step and param group:
+
+    1. the updates start as a copy of each gradient (negated when ``maximize``);
+    2. if the chain reads it (or ``lr`` is a schedule), ``state["step"]`` is incremented;
+    3. ``lr`` is evaluated if it is a schedule (a callable ``step -> lr``) at the number of steps
+       taken before this one, so the first step uses ``schedule(0)`` as with a torch scheduler;
+    4. the chain maps updates to parameter changes and ``param += change``.
+
+    Args:
+        params: tensors, dicts (param groups), or ``(name, tensor)`` pairs such as
+            ``model.named_parameters()``. With names, ``state_dict()`` records them and
+            ``load_state_dict`` matches saved state to parameters by name.
+        transform: the transform (usually a :func:`~ravine.transforms.chain`).
+        skip_nonfinite: if True, a step in which any gradient holds inf or nan is skipped
+            entirely (no parameter or state changes) and counted in ``self.skipped_steps``.
+        **hyperparameters: defaults for the param groups; the chain's own defaults fill the rest.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        transform: Transform,
+        *,
+        skip_nonfinite: bool = False,
+        **hyperparameters: Any,
+    ) -> None:
+        if not isinstance(transform, Transform):
+            raise TypeError(f"transform must be a Transform, got {type(transform).__name__}")
+        self.transform = transform
+        defaults = {**transform.defaults, **hyperparameters}
+        defaults.setdefault("maximize", False)
+        self.skip_nonfinite = bool(skip_nonfinite)
+        self.skipped_steps = 0
+        self._validate(defaults)
+        super().__init__(params, defaults)
+
+    # -- validation -------------------------------------------------------------------------
+    def _validate(self, group: dict) -> None:
+        self.transform.validate(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        self._validate(self.param_groups[-1])
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("maximize", False)
+
+    # -- the step ---------------------------------------------------------------------------
+    def _uses_step(self, group: dict) -> bool:
+        return self.transform.uses_step or callable(group["lr"])
+
+    def _hyperparameters(self, group: dict, step: int) -> dict:
+        """The group's hyperparameters for this step (a schedule ``lr`` evaluated)."""
+        lr = group["lr"]
+        if not callable(lr):
+            return group
+        value = float(lr(step))
+        if not value >= 0.0 or value == float("inf"):
+            raise ValueError(f"schedule {lr!r} gave an invalid lr {value!r} at step {step}")
+        return {**group, "lr": value}
+
+    def _all_finite(self) -> bool:
+        grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return True
+        return bool(torch.stack([torch.isfinite(g).all() for g in grads]).all())
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        if self.skip_nonfinite and not self._all_finite():
+            self.skipped_steps += 1
+            return loss
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _step_group(self, group: dict) -> None:
+        params = [p for p in group["params"] if p.grad is not None]
+        if not params:
+            return
+        for p in params:
+            if p.grad.is_sparse:
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+        states = [self.state[p] for p in params]
+        fresh = [i for i, s in enumerate(states) if not s]
+        if fresh:
+            new = self.transform.init([params[i] for i in fresh], group)
+            for i, s in zip(fresh, new):
+                states[i].update(s)
+        uses_step = self._uses_step(group)
+        step = 0
+        if uses_step:
+            for s in states:
+                if "step" not in s:
+                    s["step"] = _step_tensor()
+                s["step"] += 1
+            step = int(states[0]["step"].item()) - 1
+        hp = self._hyperparameters(group, step)
+        if group["maximize"]:
+            updates = [torch.neg(p.grad) for p in params]
+        else:
+            updates = [p.grad.clone() for p in params]
+        updates = self.transform.update(updates, states, params, hp)
+        for p, u in zip(params, updates):
+            p.add_(u)
+
+    # -- state dict with parameter names ---------------------------------------------------
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load optimizer state; with parameter names on both sides, state is matched by name.
+
+        A model whose parameters were reordered, or extended by new ones (which start with
+        empty state), still loads. A saved name that the optimizer does not have is a
+        ``ValueError`` naming it.
+        """
+        saved_groups = state_dict["param_groups"]
+        named = all("param_names" in g for g in saved_groups) and all(
+            "param_names" in g for g in self.param_groups
+        )
+        if named and saved_groups:
+            state_dict = self._remap_by_name(state_dict)
+        super().load_state_dict(state_dict)
+
+    def _remap_by_name(self, state_dict: dict[str, Any]) -> dict[str, Any]:
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"loaded state dict has {len(saved_groups)} parameter groups, "
+                f"the optimizer has {len(self.param_groups)}"
+            )
+        new_state: dict[Any, Any] = {}
+        new_groups = []
+        next_id = 0
+        for gi, (saved, current) in enumerate(zip(saved_groups, self.param_groups)):
+            index_of = {name: pid for name, pid in zip(saved["param_names"], saved["params"])}
+            current_names = list(current["param_names"])
+            missing = sorted(set(index_of) - set(current_names))
+            if missing:
+                raise ValueError(
+                    f"loaded state dict has parameters {missing} in group {gi} that the "
+                    f"optimizer does not have (it has {current_names})"
+                )
+            ids = []
+            for name in current_names:
+                ids.append(next_id)
+                old = index_of.get(name)
+                if old is not None and old in state_dict["state"]:
+                    new_state[next_id] = state_dict["state"][old]
+                next_id += 1
+            new_groups.append({**saved, "params": ids, "param_names": current_names})
+        return {**state_dict, "state": new_state, "param_groups": new_groups}

@@ -1,0 +1,165 @@
+"""The core abstraction: a transform turns gradients into updates.
+
+A :class:`Transform` has two methods, in the spirit of optax's ``GradientTransformation``:
+
+- ``init(params, group) -> list[dict]``: the new per-parameter state it needs (one dict per
+  tensor, with torch.optim's key names where torch has the same algorithm), and
+- ``update(updates, states, params, group) -> updates``: map the incoming updates (at first the
+  gradients) of one param group to new updates.
+
+Hyperparameters are *not* stored in the transform: they are read from ``group`` (the param-group
+dict of a ``torch.optim.Optimizer``) at every step, so ``torch.optim.lr_scheduler`` and ravine's
+schedules work by writing ``group["lr"]``. Each transform declares the hyperparameters it reads in
+``defaults`` together with their default values and a validator; ``chain`` merges them.
+
+The optimizer applies the final updates as ``param += update``, so a chain ends with a transform
+that scales by ``-lr`` (:func:`ravine.transforms.scale_by_lr`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import Tensor
+
+Validator = Callable[[str, Any], None]
+
+
+class Transform:
+    """One step of a gradient-to-update pipeline.
+
+    Subclasses override :meth:`update` and, when they keep state, :meth:`init`.
+
+    Attributes:
+        defaults: hyperparameters read from the param group, with default values.
+        validators: per hyperparameter, a function ``(name, value)`` that raises ``ValueError``.
+        uses_step: whether the transform reads ``state["step"]`` (the optimizer then keeps a
+            per-parameter step count, incremented before the chain runs).
+    """
+
+    defaults: dict[str, Any] = {}
+    validators: dict[str, Validator] = {}
+    uses_step: bool = False
+
+    def __init__(self, **hyperparameters: Any) -> None:
+        unknown = set(hyperparameters) - set(self.defaults)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unknown hyperparameters {sorted(unknown)}; "
+                f"it reads {sorted(self.defaults)}"
+            )
+        self.defaults = {**type(self).defaults, **hyperparameters}
+        self.validate(self.defaults)
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def validate(self, group: dict) -> None:
+        """Raise ``ValueError`` naming the argument when a hyperparameter is out of range."""
+        for key, check in self.validators.items():
+            if key in group:
+                check(key, group[key])
+
+    def init(self, params: Sequence[Tensor], group: dict) -> list[dict]:
+        """Return the new state for each parameter (default: none)."""
+        return [{} for _ in params]
+
+    def update(
+        self, updates: list[Tensor], states: list[dict], params: list[Tensor], group: dict
+    ) -> list[Tensor]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.defaults.items())
+        return f"{self.name}({args})"
+
+
+class Chain(Transform):
+    """Apply transforms in order; the output updates of one are the input of the next."""
+
+    def __init__(self, *transforms: Transform) -> None:
+        if not transforms:
+            raise ValueError("chain() needs at least one transform")
+        for t in transforms:
+            if not isinstance(t, Transform):
+                raise TypeError(f"chain() takes Transform objects, got {type(t).__name__}")
+        self.transforms = tuple(transforms)
+        merged: dict[str, Any] = {}
+        validators: dict[str, Validator] = {}
+        for t in transforms:
+            merged.update(t.defaults)
+            validators.update(t.validators)
+        self.defaults = merged
+        self.validators = validators
+        self.uses_step = any(t.uses_step for t in transforms)
+
+    def validate(self, group: dict) -> None:
+        for t in self.transforms:
+            t.validate(group)
+
+    def init(self, params: Sequence[Tensor], group: dict) -> list[dict]:
+        merged = [{} for _ in params]
+        for t in self.transforms:
+            for target, new in zip(merged, t.init(params, group)):
+                clash = set(target) & set(new)
+                if clash:
+                    raise ValueError(
+                        f"{t.name} would overwrite state {sorted(clash)} of an earlier transform"
+                    )
+                target.update(new)
+        return merged
+
+    def update(self, updates, states, params, group):
+        for t in self.transforms:
+            updates = t.update(updates, states, params, group)
+        return updates
+
+    def __repr__(self) -> str:
+        return "chain(" + ", ".join(repr(t) for t in self.transforms) + ")"
+
+
+def chain(*transforms: Transform) -> Chain:
+    """Compose transforms left to right.
+
+    Example:
+        >>> from ravine.transforms import chain, scale_by_adam, add_decayed_weights, scale_by_lr
+        >>> adamw = chain(scale_by_adam(), add_decayed_weights(weight_decay=1e-2), scale_by_lr())
+        >>> sorted(adamw.defaults)
+        ['amsgrad', 'betas', 'eps', 'lr', 'weight_decay']
+    """
+    return Chain(*transforms)
+
+
+# ---- validators shared by the transforms -------------------------------------------------
+
+
+def non_negative(name: str, value: Any) -> None:
+    if callable(value):  # a schedule: checked when evaluated
+        return
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0.0:
+        raise ValueError(f"Invalid {name}: {value!r} (expected a number >= 0)")
+
+
+def positive_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= 1)")
+
+
+def unit_interval(name: str, value: Any) -> None:
+    """0 <= value < 1 (momentum coefficients, EMA decays)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
+        raise ValueError(f"Invalid {name}: {value!r} (expected 0 <= {name} < 1)")
+
+
+def closed_unit_interval(name: str, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"Invalid {name}: {value!r} (expected 0 <= {name} <= 1)")
+
+
+def betas_pair(name: str, value: Any) -> None:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ValueError(f"Invalid {name}: {value!r} (expected a pair (beta1, beta2))")
+    for i, b in enumerate(value):
+        unit_interval(f"beta parameter at index {i} of {name}", b)

@@ -1,0 +1,22 @@
+"""Transforms that scale updates by the learning rate (the last link of most chains)."""
+
+from __future__ import annotations
+
+from .base import Transform, non_negative
+
+
+class scale_by_lr(Transform):
+    """Multiply updates by ``-lr``: turn a descent direction into a parameter change.
+
+    Update rule: ``u <- -lr * u``. ``lr`` is read from the param group at each step (the optimizer
+    has already evaluated it if it is a schedule).
+    """
+
+    defaults = {"lr": 1e-3}
+    validators = {"lr": non_negative}
+
+    def update(self, updates, states, params, group):
+        lr = float(group["lr"])
+        for u in updates:
+            u.mul_(-lr)
+        return updates
