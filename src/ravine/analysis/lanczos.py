@@ -98,9 +98,14 @@ def lanczos(
         beta = float(w.norm())
         alphas.append(float(alpha))
         scale = max(scale, abs(float(alpha)), beta)
-        if j == max_steps - 1 or (stop is not None and stop(_t(alphas, q), _t(betas, q), beta)):
+        if j == max_steps - 1:
             break
-        if beta <= 1e-10 * max(scale, 1e-300):
+        breakdown = beta <= 1e-10 * max(scale, 1e-300)
+        # at a breakdown every Ritz pair has zero residual, but multiple eigenvalues and parts
+        # of the spectrum orthogonal to v0 are still unseen: restart instead of stopping
+        if not breakdown and stop is not None and stop(_t(alphas, q), _t(betas, q), beta):
+            break
+        if breakdown:
             w = torch.randn(n, dtype=v0.dtype, device=v0.device, generator=generator)
             for _ in range(2):
                 w = w - basis @ (basis.T @ w)
