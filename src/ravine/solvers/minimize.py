@@ -1,0 +1,155 @@
+"""``minimize``: scipy.optimize.minimize for torch tensors, with derivatives from autograd."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import Tensor
+
+from .descent import StopRules, line_search_descent
+from .direction_rules import (
+    BFGSRule,
+    LBFGSRule,
+    NewtonCGRule,
+    NewtonRule,
+    NonlinearCGRule,
+    SteepestDescentRule,
+)
+from .objective import Objective, as_start_point
+from .result import OptimizeResult
+from .trust_region import trust_ncg
+
+__all__ = ["METHODS", "minimize"]
+
+METHODS = ("gd", "newton", "bfgs", "lbfgs", "cg", "newton-cg", "trust-ncg")
+_COMMON = {"gtol", "ftol", "xtol", "maxiter", "maxfev"}
+_EXTRA = {
+    "gd": {"line_search", "c1", "c2"},
+    "newton": {"line_search", "c1", "c2"},
+    "bfgs": {"c1", "c2"},
+    "lbfgs": {"m", "c1", "c2"},
+    "cg": {"beta", "restart", "c1", "c2"},
+    "newton-cg": {"max_cg", "c1", "c2"},
+    "trust-ncg": {"initial_trust_radius", "max_trust_radius", "eta"},
+}
+
+
+def _stop_rules(method: str, n: int, tol: float | None, opts: dict[str, Any]) -> StopRules:
+    gtol = opts.pop("gtol", 1e-5 if tol is None else tol)
+    ftol = opts.pop("ftol", 2.220446049250313e-09 if method == "lbfgs" else 0.0)
+    xtol = opts.pop("xtol", 0.0)
+    maxiter = opts.pop("maxiter", 15000 if method == "lbfgs" else 200 * n)
+    maxfev = opts.pop("maxfev", 15000 if method == "lbfgs" else None)
+    for name, value in (("gtol", gtol), ("ftol", ftol), ("xtol", xtol)):
+        if not value >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+    if not (isinstance(maxiter, int) and maxiter >= 0):
+        raise ValueError(f"maxiter must be an integer >= 0, got {maxiter!r}")
+    if maxfev is not None and not (isinstance(maxfev, int) and maxfev >= 1):
+        raise ValueError(f"maxfev must be None or an integer >= 1, got {maxfev!r}")
+    return StopRules(float(gtol), float(ftol), float(xtol), maxiter, maxfev)
+
+
+def minimize(
+    fun: Callable[..., Any],
+    x0: Any,
+    method: str = "lbfgs",
+    jac: Callable[..., Any] | bool | None = None,
+    hess: Callable[..., Any] | None = None,
+    hessp: Callable[..., Any] | None = None,
+    tol: float | None = None,
+    options: dict[str, Any] | None = None,
+    callback: Callable[[Tensor], Any] | None = None,
+) -> OptimizeResult:
+    """Minimize a scalar function of a tensor, like ``scipy.optimize.minimize`` on torch tensors.
+
+    Args:
+        fun: ``fun(x) -> scalar tensor`` (with ``jac=True``, ``(f, grad)``).
+        x0: the starting point: a floating-point tensor of any shape (CPU or GPU), finite.
+        method: ``"gd"`` (steepest descent + line search), ``"newton"`` (exact Hessian,
+            modified to be positive definite, Armijo backtracking), ``"bfgs"``, ``"lbfgs"``
+            (two-loop recursion, memory ``m``), ``"cg"`` (nonlinear conjugate gradient),
+            ``"newton-cg"`` (truncated, Hessian-free) or ``"trust-ncg"`` (Steihaug-CG trust
+            region).
+        jac: ``None`` for autograd, ``True`` if ``fun`` returns the gradient, or ``jac(x)``.
+        hess: ``hess(x) -> (n, n)``, for ``newton`` (autograd if None).
+        hessp: ``hessp(x, p) -> H p``, for ``newton-cg`` / ``trust-ncg`` (autograd if None).
+        tol: sets ``gtol``.
+        options: ``gtol`` (``|g|_inf`` target, default 1e-5), ``ftol`` (relative decrease of
+            ``f``; default 2.2e-9 for ``lbfgs`` as scipy's L-BFGS-B, else 0 = off), ``xtol``
+            (``|s|_inf <= xtol (1 + |x|_inf)``, default 0 = off), ``maxiter`` (default ``200 n``;
+            15000 for ``lbfgs``), ``maxfev`` (default none; 15000 for ``lbfgs``); per method:
+            ``m`` (lbfgs memory, 10), ``beta`` (cg: ``"polak-ribiere+"`` (default),
+            ``"fletcher-reeves"``, ``"hestenes-stiefel"``, ``"dai-yuan"``), ``restart`` (cg,
+            default ``n``), ``line_search`` (gd/newton: ``"strong-wolfe"``/``"armijo"``), ``c1``,
+            ``c2``, ``max_cg``, ``initial_trust_radius``, ``max_trust_radius``, ``eta``.
+        callback: ``callback(x)`` after each iteration; raise ``StopIteration`` to stop.
+
+    Returns:
+        an :class:`~ravine.solvers.result.OptimizeResult` with ``x, fun, jac, nit, nfev, njev,
+        nhev, success, status, message``. Reaching ``maxiter``/``maxfev`` gives
+        ``success=False`` (status 1), not an exception.
+
+    Math: ``x_{k+1} = x_k + t_k d_k`` with ``d_k = -B_k^{-1} g_k`` for the method's model ``B_k``
+    and ``t_k`` from a line search (strong Wolfe unless noted), or ``x_{k+1} = x_k + p_k`` from
+    the trust-region subproblem for ``trust-ncg``.
+
+    Raises:
+        ValueError: unknown method or option, non-finite ``x0``, a non-scalar ``fun``.
+        TypeError: ``x0`` not a floating tensor, ``fun`` not callable.
+
+    References:
+        Nocedal & Wright, Numerical Optimization, 2nd ed., 2006; Liu & Nocedal, "On the limited
+        memory BFGS method for large scale optimization", 1989.
+
+    Example:
+        >>> import torch
+        >>> rosen = lambda x: 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2
+        >>> r = minimize(rosen, torch.tensor([-1.2, 1.0], dtype=torch.float64), method="bfgs")
+        >>> r.success, torch.allclose(r.x, torch.ones(2, dtype=torch.float64), atol=1e-4)
+        (True, True)
+    """
+    if not isinstance(method, str) or method.lower() not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    method = method.lower()
+    x = as_start_point(x0)
+    obj = Objective(fun, x.shape, jac=jac, hess=hess, hessp=hessp)
+    x = x.reshape(-1)
+    n = x.numel()
+    opts = dict(options or {})
+    unknown = set(opts) - _COMMON - _EXTRA[method]
+    if unknown:
+        raise ValueError(
+            f"unknown options {sorted(unknown)} for method {method!r}; accepted: "
+            f"{sorted(_COMMON | _EXTRA[method])}"
+        )
+    stop = _stop_rules(method, n, tol, opts)
+    if method == "trust-ncg":
+        return trust_ncg(obj, x, stop, callback=callback, **opts)
+    line_search = opts.pop("line_search", "armijo" if method == "newton" else "strong-wolfe")
+    if line_search not in ("strong-wolfe", "armijo"):
+        raise ValueError(f"options['line_search'] must be 'strong-wolfe' or 'armijo', got "
+                         f"{line_search!r}")
+    c1 = opts.pop("c1", 1e-4)
+    c2 = opts.pop("c2", None)
+    if method == "gd":
+        rule: Any = SteepestDescentRule()
+    elif method == "newton":
+        rule = NewtonRule(obj)
+    elif method == "bfgs":
+        rule = BFGSRule(n, x.dtype, x.device)
+    elif method == "lbfgs":
+        m = opts.pop("m", 10)
+        if not (isinstance(m, int) and m >= 1):
+            raise ValueError(f"options['m'] must be an integer >= 1, got {m!r}")
+        rule = LBFGSRule(m)
+    elif method == "cg":
+        rule = NonlinearCGRule(opts.pop("beta", "polak-ribiere+"), opts.pop("restart", n))
+    else:
+        max_cg = opts.pop("max_cg", 20 * n)
+        if not (isinstance(max_cg, int) and max_cg >= 1):
+            raise ValueError(f"options['max_cg'] must be an integer >= 1, got {max_cg!r}")
+        rule = NewtonCGRule(obj, max_cg)
+    return line_search_descent(obj, x, rule, stop, line_search=line_search, c1=c1, c2=c2,
+                               callback=callback)
