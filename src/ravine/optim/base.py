@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ..transforms.base import Transform
+from .fast import FAST_PATHS, algorithm_for, default_fast_path, step_group
 
 __all__ = ["ChainOptimizer"]
 
@@ -39,6 +40,11 @@ class ChainOptimizer(torch.optim.Optimizer):
         transform: the transform (usually a :func:`~ravine.transforms.chain`).
         skip_nonfinite: if True, a step in which any gradient holds inf or nan is skipped
             entirely (no parameter or state changes) and counted in ``self.skipped_steps``.
+        fast_path: ``"auto"`` (default, or the environment variable ``RAVINE_FAST_PATH``): run
+            a known chain as one fused C kernel per param group when the group qualifies
+            (dense contiguous CPU float32/float64 tensors) and a C compiler is present, else
+            the reference transforms; ``"reference"`` always runs the reference transforms.
+            Both give the same results (float64 to rounding); see :mod:`ravine.optim.fast`.
         **hyperparameters: defaults for the param groups; the chain's own defaults fill the rest.
     """
 
@@ -48,6 +54,7 @@ class ChainOptimizer(torch.optim.Optimizer):
         transform: Transform,
         *,
         skip_nonfinite: bool = False,
+        fast_path: str | None = None,
         **hyperparameters: Any,
     ) -> None:
         if not isinstance(transform, Transform):
@@ -57,8 +64,27 @@ class ChainOptimizer(torch.optim.Optimizer):
         defaults.setdefault("maximize", False)
         self.skip_nonfinite = bool(skip_nonfinite)
         self.skipped_steps = 0
+        self.fast_path = default_fast_path() if fast_path is None else fast_path
         self._validate(defaults)
         super().__init__(params, defaults)
+
+    @property
+    def fast_path(self) -> str:
+        """Which implementation runs the chain: ``"auto"``, ``"kernel"`` or ``"reference"``."""
+        return self._fast_path
+
+    @fast_path.setter
+    def fast_path(self, value: str) -> None:
+        if value not in FAST_PATHS:
+            raise ValueError(f"Invalid fast_path: {value!r} (expected one of {FAST_PATHS})")
+        self._fast_path = value
+        self._fast_algorithm = None if value == "reference" else algorithm_for(self.transform)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        for key in ("transform", "skip_nonfinite", "skipped_steps", "_fast_path"):
+            state[key] = getattr(self, key)
+        return state
 
     # -- validation -------------------------------------------------------------------------
     def _validate(self, group: dict) -> None:
@@ -70,8 +96,13 @@ class ChainOptimizer(torch.optim.Optimizer):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
+        if "transform" in state:
+            self.fast_path = state["_fast_path"]
         for group in self.param_groups:
             group.setdefault("maximize", False)
+            # a torch.optim state dict may lack keys the chain reads (e.g. RMSprop's dampening)
+            for key, value in getattr(self, "defaults", {}).items():
+                group.setdefault(key, value)
 
     # -- the step ---------------------------------------------------------------------------
     def _uses_step(self, group: dict) -> bool:
@@ -95,7 +126,7 @@ class ChainOptimizer(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        """Perform one optimization step; ``closure`` re-evaluates the model, returns the loss."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -108,6 +139,8 @@ class ChainOptimizer(torch.optim.Optimizer):
         return loss
 
     def _step_group(self, group: dict) -> None:
+        if self._fast_algorithm is not None and step_group(self, self._fast_algorithm, group):
+            return
         params = [p for p in group["params"] if p.grad is not None]
         if not params:
             return
@@ -118,7 +151,7 @@ class ChainOptimizer(torch.optim.Optimizer):
         fresh = [i for i, s in enumerate(states) if not s]
         if fresh:
             new = self.transform.init([params[i] for i in fresh], group)
-            for i, s in zip(fresh, new):
+            for i, s in zip(fresh, new, strict=True):
                 states[i].update(s)
         uses_step = self._uses_step(group)
         step = 0
@@ -128,13 +161,17 @@ class ChainOptimizer(torch.optim.Optimizer):
                     s["step"] = _step_tensor()
                 s["step"] += 1
             step = int(states[0]["step"].item()) - 1
+        self._reference_update(group, params, states, step)
+
+    def _reference_update(self, group: dict, params: list, states: list, step: int) -> None:
+        """Run the reference chain on ``params`` (state ready, ``step`` counted) and apply it."""
         hp = self._hyperparameters(group, step)
         if group["maximize"]:
             updates = [torch.neg(p.grad) for p in params]
         else:
             updates = [p.grad.clone() for p in params]
         updates = self.transform.update(updates, states, params, hp)
-        for p, u in zip(params, updates):
+        for p, u in zip(params, updates, strict=True):
             p.add_(u)
 
     # -- state dict with parameter names ---------------------------------------------------
@@ -163,8 +200,9 @@ class ChainOptimizer(torch.optim.Optimizer):
         new_state: dict[Any, Any] = {}
         new_groups = []
         next_id = 0
-        for gi, (saved, current) in enumerate(zip(saved_groups, self.param_groups)):
-            index_of = {name: pid for name, pid in zip(saved["param_names"], saved["params"])}
+        for gi, (saved, current) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
+            pairs = zip(saved["param_names"], saved["params"], strict=True)
+            index_of = {name: pid for name, pid in pairs}
             current_names = list(current["param_names"])
             missing = sorted(set(index_of) - set(current_names))
             if missing:

@@ -1,0 +1,125 @@
+"""Generate the C source of one fused optimizer kernel: a driver plus an algorithm's loop body.
+
+Every kernel has the same C signature::
+
+    void ravine_step(int64_t n_tensors, void *const *bufs, const int64_t *numel,
+                     const double *hp, int step_is_double, int n_threads);
+
+``bufs`` holds, per tensor, the data pointers ``param, grad, <state buffers...>, step`` (``step``
+may be ``NULL``); ``hp`` holds the algorithm's runtime hyperparameters as doubles, so schedules
+change them every step without a rebuild. Flags that select code paths (``maximize``,
+``amsgrad``, ...) are compile-time constants: each combination is its own small library.
+
+The driver splits the concatenation of all tensors into one contiguous range per thread (OpenMP,
+the same runtime torch uses), so small tensors cost no thread start-up of their own and large
+ones are shared; below ``GRAIN`` elements per thread it runs on the calling thread only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["KernelSource", "render"]
+
+GRAIN = 32768  # elements per thread below which extra threads cost more than they save
+
+_TYPES = {
+    "float32": ("float", "fmaf", "sqrtf", "fabsf"),
+    "float64": ("double", "fma", "sqrt", "fabs"),
+}
+
+_TEMPLATE = """\
+#include <math.h>
+#include <stdint.h>
+#include <omp.h>
+
+typedef {ctype} T;
+#define FMA {fma}
+#define SQRT {sqrt}
+#define ABS {fabs}
+{flags}
+#define NBUF {nbuf}
+
+static inline double read_step(const void *ptr, int is_double) {{
+    if (!ptr) return 0.0;
+    return is_double ? *(const double *)ptr : (double)*(const float *)ptr;
+}}
+
+static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, int step_dbl) {{
+{pointers}
+    const double t = read_step(b[NBUF - 1], step_dbl);
+    (void)t;
+{hyper}
+{prologue}
+    for (int64_t i = lo; i < hi; ++i) {{
+{body}
+    }}
+}}
+
+static void run_range(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
+                      int step_dbl, int64_t lo, int64_t hi) {{
+    int64_t base = 0;
+    for (int64_t k = 0; k < n && base < hi; ++k) {{
+        int64_t a = lo > base ? lo - base : 0;
+        int64_t e = hi - base < numel[k] ? hi - base : numel[k];
+        if (a < e) segment(bufs + k * NBUF, a, e, hp, step_dbl);
+        base += numel[k];
+    }}
+}}
+
+void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
+                 int step_dbl, int n_threads) {{
+    int64_t total = 0;
+    for (int64_t k = 0; k < n; ++k) total += numel[k];
+    int64_t most = total / {grain};
+    if (n_threads > most) n_threads = (int)most;
+    if (n_threads <= 1) {{
+        run_range(n, bufs, numel, hp, step_dbl, 0, total);
+        return;
+    }}
+    #pragma omp parallel num_threads(n_threads)
+    {{
+        int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
+        /* boundaries on 16-element (cache-line) multiples: no false sharing */
+        int64_t lo = (total * id / nt) & ~(int64_t)15;
+        int64_t hi = id == nt - 1 ? total : (total * (id + 1) / nt) & ~(int64_t)15;
+        run_range(n, bufs, numel, hp, step_dbl, lo, hi);
+    }}
+}}
+"""
+
+
+@dataclass(frozen=True)
+class KernelSource:
+    """The algorithm-specific parts of a kernel.
+
+    Attributes:
+        buffers: names of the per-tensor state buffers after ``p`` and ``g`` (C identifiers).
+        hyper: names of the runtime hyperparameters, in the order of the ``hp`` array.
+        prologue: C statements run once per tensor segment (may use ``t``, the step count, and
+            the hyperparameters as doubles); declare loop constants of type ``T`` here.
+        body: C statements for element ``i`` (``p[i]``, ``g[i]``, ``<buffer>[i]``).
+    """
+
+    buffers: tuple[str, ...]
+    hyper: tuple[str, ...]
+    prologue: str
+    body: str
+
+
+def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
+    """Return the full C translation unit for ``src`` with element type ``dtype``."""
+    ctype, fma, sqrt, fabs = _TYPES[dtype]
+    names = ("p", "g", *src.buffers)
+    pointers = "\n".join(f"    T *restrict {name} = (T *)b[{i}];" for i, name in enumerate(names))
+    hyper = "\n".join(f"    const double {name} = hp[{i}];" for i, name in enumerate(src.hyper))
+    return _TEMPLATE.format(
+        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN, nbuf=len(names) + 1,
+        flags="\n".join(f"#define {k} {int(v)}" for k, v in sorted(flags.items())),
+        pointers=pointers, hyper=hyper, prologue=_indent(src.prologue, 4),
+        body=_indent(src.body, 8))
+
+
+def _indent(code: str, n: int) -> str:
+    lines = [line.strip() for line in code.strip().splitlines()]
+    return "\n".join(" " * n + line if line else "" for line in lines)
