@@ -1,6 +1,48 @@
-"""Optimizers: ``torch.optim``-compatible classes built from transform chains."""
+"""Optimizers: ``torch.optim``-compatible classes built from transform chains.
+
+Each class is one :func:`~ravine.transforms.chain` of transforms wrapped in
+:class:`ChainOptimizer` (a ``torch.optim.Optimizer``) with torch's signature, defaults and
+state keys where torch has the same optimizer (``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``,
+``AdamW``, ``NAdam``, ``RAdam``, ``Adamax``), plus ``NAdamW``, ``Lion``, ``LAMB`` and ``LARS``.
+The wrappers ``Lookahead``, ``SAM`` and ``GradientAccumulation`` take any optimizer and are
+optimizers themselves, with their own state saved next to the inner one.
+"""
 
 from .base import ChainOptimizer
-from .classes import SGD, Adam, AdamW
+from .classes import (
+    LAMB,
+    LARS,
+    SGD,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    Lion,
+    NAdam,
+    NAdamW,
+    RAdam,
+    RMSprop,
+)
+from .lbfgs import LBFGS
+from .wrappers import SAM, GradientAccumulation, Lookahead, OptimizerWrapper
 
-__all__ = ["SGD", "Adam", "AdamW", "ChainOptimizer"]
+__all__ = [
+    "LAMB",
+    "LARS",
+    "LBFGS",
+    "SAM",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "ChainOptimizer",
+    "GradientAccumulation",
+    "Lion",
+    "Lookahead",
+    "NAdam",
+    "NAdamW",
+    "OptimizerWrapper",
+    "RAdam",
+    "RMSprop",
+]
