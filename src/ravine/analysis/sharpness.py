@@ -25,7 +25,7 @@ class EpsilonSharpness:
         max_increase: ``max f(x + y) - f(x)`` found over the box.
         epsilon: the box's relative size.
         perturbation: the maximizing ``y`` (flat).
-        steps: ascent steps taken.
+        steps: ascent steps taken (over all restarts).
     """
 
     value: float
@@ -35,29 +35,29 @@ class EpsilonSharpness:
     steps: int
 
 
-def _epsilon_sharpness(obj: Objective, epsilon: float, steps: int, seed: int) -> EpsilonSharpness:
+def _epsilon_sharpness(
+    obj: Objective, epsilon: float, steps: int, restarts: int, seed: int
+) -> EpsilonSharpness:
     x0 = obj.x0
     with torch.no_grad():
         f0 = float(obj.value(x0))
     half_width = epsilon * (x0.abs() + 1)
     gen = torch.Generator(device=x0.device).manual_seed(seed)
-    y = (torch.rand(obj.n, dtype=x0.dtype, device=x0.device, generator=gen) * 2 - 1) * half_width
     best_y, best = torch.zeros_like(x0), f0
     stride = 2.5 / steps
-    for _ in range(steps):
-        t = (x0 + y).detach().requires_grad_(True)
-        with torch.enable_grad():
-            value = obj.value(t)
-            (g,) = torch.autograd.grad(value, t)
-        if float(value.detach()) > best:
-            best, best_y = float(value.detach()), y.clone()
-        y = torch.clamp(y + stride * half_width * g.sign(), -half_width, half_width)
-    with torch.no_grad():
-        value = float(obj.value(x0 + y))
-    if value > best:
-        best, best_y = value, y
+    for _ in range(restarts):
+        y = (torch.rand(obj.n, dtype=x0.dtype, device=x0.device, generator=gen) * 2 - 1)
+        y = y * half_width
+        for _ in range(steps + 1):
+            t = (x0 + y).detach().requires_grad_(True)
+            with torch.enable_grad():
+                value = obj.value(t)
+                (g,) = torch.autograd.grad(value, t)
+            if float(value.detach()) > best:
+                best, best_y = float(value.detach()), y.clone()
+            y = torch.clamp(y + stride * half_width * g.sign(), -half_width, half_width)
     increase = best - f0
-    return EpsilonSharpness(100 * increase / (1 + f0), increase, epsilon, best_y, steps)
+    return EpsilonSharpness(100 * increase / (1 + f0), increase, epsilon, best_y, steps * restarts)
 
 
 def epsilon_sharpness(
@@ -68,6 +68,7 @@ def epsilon_sharpness(
     data: Any = None,
     epsilon: float = 1e-3,
     steps: int = 20,
+    restarts: int = 3,
     dtype: torch.dtype | None = None,
     seed: int = 0,
 ) -> EpsilonSharpness:
@@ -76,8 +77,10 @@ def epsilon_sharpness(
     Args:
         f, x, loss_fn, data, dtype: as in :func:`ravine.analysis.hvp`.
         epsilon: relative box size (> 0); Keskar et al. use 1e-3 and 5e-4.
-        steps: projected ascent steps (>= 1).
-        seed: seed of the random start inside the box.
+        steps: projected ascent steps per start (>= 1).
+        restarts: random starting points inside the box (>= 1); the best value over all
+            iterates of all starts is reported.
+        seed: seed of the random starts.
 
     Returns:
         An :class:`EpsilonSharpness`.
@@ -88,9 +91,11 @@ def epsilon_sharpness(
         The maximum is searched by projected steepest ascent in the box's own (l-infinity)
         geometry, from a random point of the box:
         ``y <- clip(y + (2.5 / steps) * w * sign(∇f(x + y)), -w, w)`` with half-widths
-        ``w_i = eps (|x_i| + 1)``; the best iterate is kept. It is a lower bound of the true
-        maximum (exact for a convex ``f``, whose maximum over the box is at a vertex, once the
-        signs settle).
+        ``w_i = eps (|x_i| + 1)``; the best iterate is kept. The result is a lower bound of the
+        true maximum: for a convex ``f`` the ascent ends at a vertex of the box where the gradient
+        points outwards in every coordinate (a KKT point of the maximization), which need not
+        be the global maximum (maximizing a convex quadratic over a box is NP-hard), hence the
+        restarts.
 
     References:
         Keskar, Mudigere, Nocedal, Smelyanskiy & Tang, "On large-batch training for deep
@@ -107,8 +112,10 @@ def epsilon_sharpness(
         raise ValueError(f"epsilon must be > 0, got {epsilon}")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"restarts must be an integer >= 1, got {restarts!r}")
     obj = as_objective(f, x, loss_fn=loss_fn, data=data, dtype=dtype)
-    return _epsilon_sharpness(obj, epsilon, steps, seed)
+    return _epsilon_sharpness(obj, epsilon, steps, restarts, seed)
 
 
 @dataclass
@@ -136,6 +143,7 @@ def sharpness(
     data: Any = None,
     epsilon: float = 1e-3,
     ascent_steps: int = 20,
+    ascent_restarts: int = 3,
     trace_samples: int = 50,
     eig_tol: float = 1e-6,
     method: str = "double_backward",
@@ -146,7 +154,8 @@ def sharpness(
 
     Args:
         f, x, loss_fn, data, method, dtype: as in :func:`ravine.analysis.hvp`.
-        epsilon, ascent_steps: passed to :func:`epsilon_sharpness` (as ``epsilon``, ``steps``).
+        epsilon, ascent_steps, ascent_restarts: passed to :func:`epsilon_sharpness` (as
+            ``epsilon``, ``steps``, ``restarts``).
         trace_samples: Hutchinson probes for the trace (>= 2).
         eig_tol: relative residual tolerance of the Lanczos run for the top eigenvalue.
         seed: seed of all random draws.
@@ -180,5 +189,7 @@ def sharpness(
     gen = torch.Generator(device=obj.x0.device).manual_seed(seed)
     trace = hutchinson(lambda v: obj.hvp(obj.x0, v, method), obj.n, trace_samples,
                        like=obj.x0, generator=gen)
-    eps = _epsilon_sharpness(obj, epsilon, ascent_steps, seed)
+    if not isinstance(ascent_restarts, int) or ascent_restarts < 1:
+        raise ValueError(f"ascent_restarts must be an integer >= 1, got {ascent_restarts!r}")
+    eps = _epsilon_sharpness(obj, epsilon, ascent_steps, ascent_restarts, seed)
     return Sharpness(loss, float(top.eigenvalues[0]), trace, eps)
