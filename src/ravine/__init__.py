@@ -1,6 +1,6 @@
 """ravine: optimization for machine learning on PyTorch."""
 
-from . import analysis, optim, schedules, solvers, transforms
+from . import analysis, ensembles, optim, schedules, solvers, transforms
 from .transforms import chain
 
 __version__ = "0.1.0"
