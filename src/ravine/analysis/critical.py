@@ -270,7 +270,8 @@ def escape_saddle(
     gen = torch.Generator(device=x0.device).manual_seed(seed)
     mix = torch.randn(null.shape[1], num_random, dtype=x0.dtype, device=x0.device, generator=gen)
     candidates = torch.cat([null, null @ (mix / mix.norm(dim=0))], dim=1)
-    thirds = torch.tensor([_third_derivative(obj, x0, c) for c in candidates.T])
+    thirds = torch.tensor([_third_derivative(obj, x0, c) for c in candidates.T],
+                          dtype=torch.float64)
     best = int(thirds.abs().argmax())
     if thirds[best].abs() > eig_tol:
         d = -torch.sign(thirds[best]).item() * candidates[:, best]
@@ -279,7 +280,8 @@ def escape_saddle(
             return done(d, "third order", step, value)
     signed = torch.cat([candidates, -candidates], dim=1)
     with torch.no_grad():
-        values = torch.tensor([float(obj.value(x0 + max_step * c)) for c in signed.T])
+        values = torch.tensor([float(obj.value(x0 + max_step * c)) for c in signed.T],
+                              dtype=torch.float64)
     for i in values.argsort().tolist():
         step, value = _backtrack(obj, x0, signed[:, i], f0, max_step, max_halvings)
         if value < f0:

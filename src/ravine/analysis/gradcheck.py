@@ -233,7 +233,8 @@ def check_gradients(
                 step = v.numpy() * eps if is_np else (v * eps).to(base.dtype)
                 num.append((shifted(step) - shifted(-step)) / (2 * eps))
                 ana.append(float((a * v).sum()))
-            checks.append(_compare(name, torch.tensor(ana), torch.tensor(num), rtol, atol,
+            checks.append(_compare(name, torch.tensor(ana, dtype=torch.float64),
+                                   torch.tensor(num, dtype=torch.float64), rtol, atol,
                                    lambda j: ("direction", j)))
             checks[-1].shape = tuple(a.shape)
     return GradientReport(all(c.passed for c in checks), checks, mode,
