@@ -156,7 +156,7 @@ class Cyclic(Schedule):
         if self.mode == "triangular":
             scale = 1.0
         elif self.mode == "triangular2":
-            scale = 1 / (2.0 ** (cycle - 1))
+            scale = 2.0 ** (1 - cycle)  # = 1 / 2**(cycle - 1), exact; no overflow
         else:
             scale = self.gamma**step
         return self.floor + base_height * scale
