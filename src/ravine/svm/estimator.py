@@ -1,0 +1,251 @@
+"""SVC: a support vector classifier trained by SMO, with scikit-learn's estimator API.
+
+Binary problems are solved by :func:`ravine.svm.smo.solve_smo`; more classes are handled one
+against one (a binary SVM per pair of classes, prediction by vote), as libsvm does. The learned
+attributes have scikit-learn's layout, so code written for ``sklearn.svm.SVC`` reads them alike.
+
+Decision function of the pair (i, j), with class i as +1:
+``f(x) = sum_s alpha_s y_s k(x_s, x) + b``.
+
+References:
+    Cortes, C. and Vapnik, V. (1995). Support-vector networks. Machine Learning 20(3).
+    Hsu, C.-W. and Lin, C.-J. (2002). A comparison of methods for multiclass support vector
+    machines. IEEE Transactions on Neural Networks 13(2).
+    Chang, C.-C. and Lin, C.-J. (2011). LIBSVM: a library for support vector machines. ACM TIST.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .kernels import make_kernel
+from .smo import solve_smo
+
+
+class SVC(ClassifierMixin, BaseEstimator):
+    """C-support vector classifier trained by SMO (second-order working sets, cache, shrinking).
+
+    Args:
+        C: box bound on the dual multipliers (inverse regularisation), > 0.
+        kernel: ``'linear'``, ``'rbf'``, ``'poly'``, ``'sigmoid'`` or a callable ``f(A, B)``
+            returning the Gram block of shape ``(len(A), len(B))``.
+        degree: degree of the poly kernel, int >= 0.
+        gamma: ``'scale'`` (``1 / (n_features * X.var())``), ``'auto'`` (``1 / n_features``) or
+            a float > 0.
+        coef0: independent term of the poly and sigmoid kernels.
+        shrinking: whether the solver shrinks its active set.
+        tol: stopping tolerance on the KKT violation ``m(alpha) - M(alpha)``, > 0.
+        cache_size: kernel cache size in MB, > 0.
+        max_iter: limit on SMO iterations per binary problem, -1 for none.
+        decision_function_shape: ``'ovr'`` (votes plus scaled confidences, shape
+            (n_samples, n_classes)) or ``'ovo'`` (one column per pair).
+        break_ties: with ``'ovr'`` and more than two classes, predict by the argmax of
+            :meth:`decision_function` instead of the plain vote.
+
+    Attributes (after ``fit``):
+        classes_, support_, support_vectors_, n_support_, dual_coef_, intercept_, n_iter_,
+        fit_status_, shape_fit_, n_features_in_.
+
+    Examples:
+        >>> import numpy as np
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [3.0, 3.0], [3.0, 4.0]])
+        >>> clf = SVC(kernel="linear").fit(X, [0, 0, 1, 1])
+        >>> clf.predict([[0.5, 0.5], [3.0, 3.5]])
+        array([0, 1])
+        >>> clf.support_
+        array([1, 2], dtype=int32)
+    """
+
+    def __init__(
+        self,
+        C=1.0,
+        kernel="rbf",
+        degree=3,
+        gamma="scale",
+        coef0=0.0,
+        shrinking=True,
+        tol=1e-3,
+        cache_size=200,
+        max_iter=-1,
+        decision_function_shape="ovr",
+        break_ties=False,
+    ):
+        self.C = C
+        self.kernel = kernel
+        self.degree = degree
+        self.gamma = gamma
+        self.coef0 = coef0
+        self.shrinking = shrinking
+        self.tol = tol
+        self.cache_size = cache_size
+        self.max_iter = max_iter
+        self.decision_function_shape = decision_function_shape
+        self.break_ties = break_ties
+
+    def _check_params(self):
+        def number(name):
+            value = getattr(self, name)
+            message = f"The '{name}' parameter of SVC must be a float > 0, got {value!r}."
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(message)
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError(message)
+
+        for name in ("C", "tol", "cache_size"):
+            number(name)
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, numbers.Integral):
+            raise TypeError(
+                f"The 'max_iter' parameter of SVC must be an int, got {self.max_iter!r}."
+            )
+        if self.max_iter < -1 or self.max_iter == 0:
+            raise ValueError(
+                f"The 'max_iter' parameter of SVC must be -1 (no limit) or an int >= 1, got"
+                f" {self.max_iter}."
+            )
+        if self.decision_function_shape not in ("ovr", "ovo"):
+            raise ValueError(
+                "The 'decision_function_shape' parameter of SVC must be 'ovr' or 'ovo', got"
+                f" {self.decision_function_shape!r}."
+            )
+
+    def fit(self, X, y):
+        """Fit the SVM: one SMO solve per pair of classes.
+
+        Args:
+            X: training samples, array-like of shape (n_samples, n_features).
+            y: class labels, shape (n_samples,).
+
+        Returns:
+            self.
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        check_classification_targets(y)
+        self.classes_, y_index = np.unique(y, return_inverse=True)
+        if self.classes_.size < 2:
+            raise ValueError(
+                "The number of classes has to be greater than one; got"
+                f" {self.classes_.size} class."
+            )
+        kern = make_kernel(self.kernel, X, self.gamma, self.degree, self.coef0)
+        self._kernel = kern
+        self._gamma = kern.gamma
+        n_classes = self.classes_.size
+        members = [np.flatnonzero(y_index == c) for c in range(n_classes)]
+        pair_alpha, intercepts, n_iter = {}, [], []
+        for i in range(n_classes):
+            for j in range(i + 1, n_classes):
+                rows = np.concatenate([members[i], members[j]])
+                y_pm = np.where(y_index[rows] == i, 1.0, -1.0)
+                result = solve_smo(
+                    kern, X[rows], y_pm, float(self.C), tol=float(self.tol),
+                    max_iter=int(self.max_iter), cache_size=float(self.cache_size),
+                    shrinking=bool(self.shrinking),
+                )
+                pair_alpha[i, j] = (rows, result.alpha * y_pm)
+                intercepts.append(result.intercept)
+                n_iter.append(result.n_iter)
+        # support vectors: samples with a nonzero multiplier in any pair, grouped by class
+        is_sv = np.zeros(X.shape[0], dtype=bool)
+        for rows, coef in pair_alpha.values():
+            is_sv[rows[coef != 0]] = True
+        support = np.concatenate([m[is_sv[m]] for m in members])
+        self.n_support_ = np.array([is_sv[m].sum() for m in members], dtype=np.int32)
+        position = np.full(X.shape[0], -1)
+        position[support] = np.arange(support.size)
+        starts = np.concatenate([[0], np.cumsum(self.n_support_)])
+        dual_coef = np.zeros((n_classes - 1, support.size))
+        for (i, j), (rows, coef) in pair_alpha.items():
+            # libsvm's layout: coefficients of class i's SVs in row j-1, of class j's in row i
+            for cls, row in ((i, j - 1), (j, i)):
+                own = rows[(y_index[rows] == cls) & (coef != 0)]
+                dual_coef[row, position[own]] = coef[np.isin(rows, own)]
+        self.support_ = support.astype(np.int32)
+        self.support_vectors_ = X[support]
+        self._dual_coef = dual_coef
+        self._intercept = np.array(intercepts)
+        self.n_iter_ = np.array(n_iter, dtype=np.int32)
+        self.fit_status_ = 0
+        self.shape_fit_ = X.shape
+        self._starts = starts
+        if n_classes == 2:  # scikit-learn's sign convention: positive means classes_[1]
+            self.dual_coef_ = -dual_coef
+            self.intercept_ = -self._intercept
+        else:
+            self.dual_coef_ = dual_coef
+            self.intercept_ = self._intercept.copy()
+        return self
+
+    def _pairwise_decision(self, X):
+        """Decision values of every pair (i < j), class i positive; shape (n, n_pairs)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, order="C", reset=False)
+        K = self._kernel(X, self.support_vectors_)
+        s, n_classes = self._starts, self.classes_.size
+        out = np.empty((X.shape[0], len(self._intercept)))
+        p = 0
+        for i in range(n_classes):
+            for j in range(i + 1, n_classes):
+                out[:, p] = (
+                    K[:, s[i] : s[i + 1]] @ self._dual_coef[j - 1, s[i] : s[i + 1]]
+                    + K[:, s[j] : s[j + 1]] @ self._dual_coef[i, s[j] : s[j + 1]]
+                    + self._intercept[p]
+                )
+                p += 1
+        return out
+
+    def _votes(self, pairwise):
+        n_classes = self.classes_.size
+        votes = np.zeros((pairwise.shape[0], n_classes))
+        confidence = np.zeros((pairwise.shape[0], n_classes))
+        p = 0
+        for i in range(n_classes):
+            for j in range(i + 1, n_classes):
+                wins = pairwise[:, p] > 0
+                votes[:, i] += wins
+                votes[:, j] += ~wins
+                confidence[:, i] += pairwise[:, p]
+                confidence[:, j] -= pairwise[:, p]
+                p += 1
+        return votes, confidence
+
+    def decision_function(self, X):
+        """Signed distances to the separating surfaces.
+
+        Args:
+            X: samples, shape (n_samples, n_features).
+
+        Returns:
+            Two classes: shape (n_samples,), positive for ``classes_[1]``. More: with
+            ``'ovr'``, votes plus ``conf / (3 (|conf| + 1))`` per class, shape
+            (n_samples, n_classes); with ``'ovo'`` the pairwise values, (n_samples, n_pairs).
+        """
+        pairwise = self._pairwise_decision(X)
+        if self.classes_.size == 2:
+            return -pairwise[:, 0]
+        if self.decision_function_shape == "ovo":
+            return pairwise
+        votes, confidence = self._votes(pairwise)
+        return votes + confidence / (3 * (np.abs(confidence) + 1))
+
+    def predict(self, X):
+        """Predicted class of each sample (one-vs-one vote, ties to the lowest class index).
+
+        Args:
+            X: samples, shape (n_samples, n_features).
+
+        Returns:
+            Labels, shape (n_samples,).
+        """
+        pairwise = self._pairwise_decision(X)
+        if self.classes_.size == 2:
+            return self.classes_[(pairwise[:, 0] <= 0).astype(int)]
+        votes, confidence = self._votes(pairwise)
+        if self.break_ties and self.decision_function_shape == "ovr":
+            votes = votes + confidence / (3 * (np.abs(confidence) + 1))
+        return self.classes_[np.argmax(votes, axis=1)]

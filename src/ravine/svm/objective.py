@@ -1,0 +1,147 @@
+"""The SVM dual problem: its objective and its KKT violation, to inspect a solution.
+
+The C-SVM dual (Cortes & Vapnik, 1995), with labels ``y_i in {-1, +1}`` and kernel ``K``:
+
+    maximize    D(alpha) = sum_i alpha_i - 1/2 sum_ij alpha_i alpha_j y_i y_j K_ij
+    subject to  0 <= alpha_i <= C,  sum_i alpha_i y_i = 0.
+
+libsvm minimises ``f(alpha) = -D(alpha)``, whose gradient is ``G = y * (K @ (alpha * y)) - 1``.
+With ``F_t = -y_t G_t`` and the index sets
+
+    I_up  = {t : alpha_t < C, y_t = +1} | {t : alpha_t > 0, y_t = -1}
+    I_low = {t : alpha_t < C, y_t = -1} | {t : alpha_t > 0, y_t = +1}
+
+a feasible ``alpha`` is optimal iff ``m(alpha) = max_{I_up} F <= M(alpha) = min_{I_low} F``; the
+KKT violation is ``m(alpha) - M(alpha)`` and solvers stop when it is ``<= tol``.
+
+References:
+    Keerthi, S. S., Shevade, S. K., Bhattacharyya, C. and Murthy, K. R. K. (2001). Improvements
+    to Platt's SMO algorithm for SVM classifier design. Neural Computation 13(3).
+    Fan, R.-E., Chen, P.-H. and Lin, C.-J. (2005). Working set selection using second order
+    information for training support vector machines. JMLR 6.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kernels import Kernel
+
+
+def dual_objective(alpha, y, K) -> float:
+    """Value of the SVM dual ``D(alpha) = sum(alpha) - 1/2 (alpha y)^T K (alpha y)``.
+
+    Args:
+        alpha: Lagrange multipliers, shape (n,).
+        y: labels in {-1, +1}, shape (n,).
+        K: kernel matrix, shape (n, n).
+
+    Returns:
+        The dual objective (to be maximised), a float.
+
+    Examples:
+        >>> import numpy as np
+        >>> K = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> dual_objective(np.array([1.0, 1.0]), np.array([1.0, -1.0]), K)
+        1.0
+    """
+    alpha, y, K = _check_dual_args(alpha, y, K)
+    ay = alpha * y
+    return float(alpha.sum() - 0.5 * ay @ K @ ay)
+
+
+def kkt_violation(alpha, y, K, C: float) -> float:
+    """Maximal KKT violation ``m(alpha) - M(alpha)`` of a dual solution (0 or less at optimum).
+
+    Args:
+        alpha: Lagrange multipliers in [0, C], shape (n,).
+        y: labels in {-1, +1}, shape (n,).
+        K: kernel matrix, shape (n, n).
+        C: the box bound, > 0.
+
+    Returns:
+        ``max_{I_up} -y G - min_{I_low} -y G`` with ``G = y * (K @ (alpha * y)) - 1``
+        (``-inf`` when one of the index sets is empty).
+
+    Examples:
+        >>> import numpy as np
+        >>> K = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> kkt_violation(np.array([1.0, 1.0]), np.array([1.0, -1.0]), K, C=10.0)
+        0.0
+    """
+    alpha, y, K = _check_dual_args(alpha, y, K)
+    if not np.isfinite(C) or C <= 0:
+        raise ValueError(f"C must be > 0, got {C}.")
+    G = y * (K @ (alpha * y)) - 1.0
+    return violation_from_gradient(alpha, y, G, C)
+
+
+def violation_from_gradient(alpha, y, G, C: float) -> float:
+    """``m(alpha) - M(alpha)`` given the gradient ``G`` of ``f = -D`` (see module docstring)."""
+    F = -y * G
+    up = ((y > 0) & (alpha < C)) | ((y < 0) & (alpha > 0))
+    low = ((y < 0) & (alpha < C)) | ((y > 0) & (alpha > 0))
+    if not up.any() or not low.any():
+        return -np.inf
+    return float(F[up].max() - F[low].min())
+
+
+def _check_dual_args(alpha, y, K):
+    alpha = np.asarray(alpha, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    K = np.asarray(K, dtype=np.float64)
+    n = alpha.shape[0]
+    if alpha.ndim != 1 or y.shape != (n,) or K.shape != (n, n):
+        raise ValueError(
+            f"alpha must have shape (n,), y shape (n,) and K shape (n, n); got {alpha.shape},"
+            f" {y.shape} and {K.shape}."
+        )
+    if not np.all(np.abs(y) == 1):
+        raise ValueError("y must contain only -1 and +1.")
+    return alpha, y, K
+
+
+def binary_problems(model, X, y):
+    """Yield the binary dual problems of a fitted one-vs-one SVC and their solutions.
+
+    Works for ravine's :class:`~ravine.svm.SVC` and for ``sklearn.svm.SVC`` (same layout of
+    ``support_``, ``dual_coef_`` and ``n_support_``).
+
+    Args:
+        model: a fitted SVC.
+        X: the training samples it was fitted on.
+        y: the training labels.
+
+    Yields:
+        ``(alpha, y_pm, K, C)`` for each class pair (i < j), where class i has label +1.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    classes = model.classes_
+    kernel = model.kernel
+    if callable(kernel):
+        kern = Kernel("callable", function=kernel)
+    else:
+        kern = Kernel(kernel, gamma=model._gamma, degree=model.degree, coef0=model.coef0)
+    starts = np.concatenate([[0], np.cumsum(model.n_support_)])
+    coef = np.asarray(model.dual_coef_)
+    for i in range(len(classes)):
+        for j in range(i + 1, len(classes)):
+            rows = np.flatnonzero((y == classes[i]) | (y == classes[j]))
+            y_pm = np.where(y[rows] == classes[i], 1.0, -1.0)
+            alpha = np.zeros(rows.size)
+            position = {r: k for k, r in enumerate(rows)}
+            for cls, row in ((i, j - 1), (j, i)):
+                for s in range(starts[cls], starts[cls + 1]):
+                    alpha[position[model.support_[s]]] = abs(coef[row, s])
+            yield alpha, y_pm, kern(X[rows], X[rows]), float(model.C)
+
+
+def dual_objectives(model, X, y) -> np.ndarray:
+    """Dual objective of each one-vs-one problem of a fitted SVC (see :func:`binary_problems`)."""
+    return np.array([dual_objective(a, yy, K) for a, yy, K, _ in binary_problems(model, X, y)])
+
+
+def kkt_violations(model, X, y) -> np.ndarray:
+    """KKT violation of each one-vs-one problem of a fitted SVC (see :func:`binary_problems`)."""
+    return np.array([kkt_violation(a, yy, K, C) for a, yy, K, C in binary_problems(model, X, y)])
