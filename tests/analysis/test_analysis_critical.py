@@ -143,3 +143,13 @@ def test_critical_arguments_are_validated():
         classify_critical_point(saddle, x, grad_tol=-1.0)
     with pytest.raises(ValueError, match="max_step"):
         escape_saddle(saddle, x, max_step=0.0)
+
+
+def test_float32_points_use_a_looser_zero_threshold():
+    # in float32 a zero eigenvalue comes out at rounding level; it still counts as zero
+    _, A = random_quadratic([0.0, 1.0, 2.0], seed=4)
+    A32 = A.float()
+    res = classify_critical_point(lambda x: 0.5 * x @ A32 @ x, torch.zeros(3))
+    assert res.kind == "degenerate" and res.eig_tol == pytest.approx(2e-4)
+    with pytest.raises(ValueError, match="eig_rtol"):
+        classify_critical_point(saddle, torch.zeros(2), eig_rtol=-1.0)

@@ -51,6 +51,14 @@ def _spectrum(obj: Objective, dense_max: int, k: int, method: str) -> tuple[Tens
     return torch.cat([lo.eigenvalues, hi.eigenvalues]).unique().sort().values, False
 
 
+def _eig_rtol(eig_rtol: float | None, obj: Objective) -> float:
+    if eig_rtol is None:
+        return 1e-8 if obj.x0.dtype == torch.float64 else 1e-4
+    if not eig_rtol >= 0:
+        raise ValueError(f"eig_rtol must be >= 0, got {eig_rtol}")
+    return float(eig_rtol)
+
+
 def _classify(eigs: Tensor, eig_tol: float) -> tuple[str, int]:
     neg = int((eigs < -eig_tol).sum())
     pos = int((eigs > eig_tol).sum())
@@ -69,7 +77,7 @@ def classify_critical_point(
     loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None,
     data: Any = None,
     grad_tol: float = 1e-6,
-    eig_rtol: float = 1e-8,
+    eig_rtol: float | None = None,
     dense_max: int = 2000,
     k: int = 10,
     method: str = "double_backward",
@@ -81,7 +89,8 @@ def classify_critical_point(
         f, x, loss_fn, data, method, dtype: as in :func:`ravine.analysis.hvp` (for the lab:
             ``classify_critical_point(f, x)`` with ``x`` a 1-D tensor).
         grad_tol: ``x`` is "not critical" when ``||∇f(x)|| > grad_tol``.
-        eig_rtol: eigenvalues with ``|lambda| <= eig_rtol * max(1, max |lambda|)`` count as zero.
+        eig_rtol: eigenvalues with ``|lambda| <= eig_rtol * max(1, max |lambda|)`` count as zero
+            (default 1e-8 in float64, 1e-4 in lower precision).
         dense_max: up to this many variables the dense Hessian is diagonalized (exact); above
             it, Lanczos finds the ``k`` smallest and ``k`` largest eigenvalues.
         k: eigenvalues at each end examined by Lanczos.
@@ -109,11 +118,10 @@ def classify_critical_point(
     """
     if not grad_tol >= 0:
         raise ValueError(f"grad_tol must be >= 0, got {grad_tol}")
-    if not eig_rtol >= 0:
-        raise ValueError(f"eig_rtol must be >= 0, got {eig_rtol}")
     if not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     obj = as_objective(f, x, loss_fn=loss_fn, data=data, dtype=dtype)
+    eig_rtol = _eig_rtol(eig_rtol, obj)
     grad_norm = float(obj.grad(obj.x0).norm())
     eigs, exact = _spectrum(obj, dense_max, k, method)
     eig_tol = eig_rtol * max(1.0, float(eigs.abs().max()))
@@ -186,7 +194,7 @@ def escape_saddle(
     data: Any = None,
     max_step: float = 1.0,
     max_halvings: int = 40,
-    eig_rtol: float = 1e-8,
+    eig_rtol: float | None = None,
     num_random: int = 16,
     dense_max: int = 2000,
     method: str = "double_backward",
@@ -199,7 +207,8 @@ def escape_saddle(
         f, x, loss_fn, data, method, dtype: as in :func:`ravine.analysis.hvp`.
         max_step: the line search starts at this step length and halves it.
         max_halvings: at most this many halvings before giving up on a direction.
-        eig_rtol: relative threshold below which an eigenvalue counts as zero.
+        eig_rtol: relative threshold below which an eigenvalue counts as zero (default as in
+            :func:`classify_critical_point`).
         num_random: random unit directions inside the null space of ``H`` added to the
             candidates at a degenerate point.
         dense_max: up to this many variables the dense Hessian is used; above it Lanczos finds
@@ -239,6 +248,7 @@ def escape_saddle(
     if not isinstance(max_halvings, int) or max_halvings < 1:
         raise ValueError(f"max_halvings must be an integer >= 1, got {max_halvings!r}")
     obj = as_objective(f, x, loss_fn=loss_fn, data=data, dtype=dtype)
+    eig_rtol = _eig_rtol(eig_rtol, obj)
     x0 = obj.x0
     with torch.no_grad():
         f0 = float(obj.value(x0))
