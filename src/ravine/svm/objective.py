@@ -113,7 +113,9 @@ def binary_problems(model, X, y):
         y: the training labels.
 
     Yields:
-        ``(alpha, y_pm, K, C)`` for each class pair (i < j), where class i has label +1.
+        ``(alpha, y_pm, X_pair, kernel, C)`` for each class pair (i < j): the multipliers and
+        +-1 labels (class i is +1) of the pair's training samples ``X_pair``, the
+        :class:`~ravine.svm.kernels.Kernel` and the box bound.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -130,18 +132,34 @@ def binary_problems(model, X, y):
             rows = np.flatnonzero((y == classes[i]) | (y == classes[j]))
             y_pm = np.where(y[rows] == classes[i], 1.0, -1.0)
             alpha = np.zeros(rows.size)
-            position = {r: k for k, r in enumerate(rows)}
+            position = np.full(y.shape[0], -1)
+            position[rows] = np.arange(rows.size)
             for cls, row in ((i, j - 1), (j, i)):
-                for s in range(starts[cls], starts[cls + 1]):
-                    alpha[position[model.support_[s]]] = abs(coef[row, s])
-            yield alpha, y_pm, kern(X[rows], X[rows]), float(model.C)
+                sv = slice(starts[cls], starts[cls + 1])
+                alpha[position[model.support_[sv]]] = np.abs(coef[row, sv])
+            yield alpha, y_pm, X[rows], kern, float(model.C)
+
+
+def _pair_terms(alpha, y_pm, X_pair, kern):
+    sv = np.flatnonzero(alpha > 0)
+    ay = alpha[sv] * y_pm[sv]
+    K_sv = kern(X_pair, X_pair[sv])  # (n_pair, n_sv): all that D and G need
+    return sv, ay, K_sv
 
 
 def dual_objectives(model, X, y) -> np.ndarray:
-    """Dual objective of each one-vs-one problem of a fitted SVC (see :func:`binary_problems`)."""
-    return np.array([dual_objective(a, yy, K) for a, yy, K, _ in binary_problems(model, X, y)])
+    """Dual objective ``D`` of each one-vs-one problem of a fitted SVC (see binary_problems)."""
+    values = []
+    for alpha, y_pm, X_pair, kern, _ in binary_problems(model, X, y):
+        sv, ay, K_sv = _pair_terms(alpha, y_pm, X_pair, kern)
+        values.append(alpha.sum() - 0.5 * ay @ K_sv[sv] @ ay)
+    return np.array(values)
 
 
 def kkt_violations(model, X, y) -> np.ndarray:
-    """KKT violation of each one-vs-one problem of a fitted SVC (see :func:`binary_problems`)."""
-    return np.array([kkt_violation(a, yy, K, C) for a, yy, K, C in binary_problems(model, X, y)])
+    """KKT violation ``m - M`` of each one-vs-one problem of a fitted SVC (see binary_problems)."""
+    values = []
+    for alpha, y_pm, X_pair, kern, C in binary_problems(model, X, y):
+        _, ay, K_sv = _pair_terms(alpha, y_pm, X_pair, kern)
+        values.append(violation_from_gradient(alpha, y_pm, y_pm * (K_sv @ ay) - 1.0, C))
+    return np.array(values)

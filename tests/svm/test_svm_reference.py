@@ -1,0 +1,118 @@
+"""The reference SMO against closed forms and scipy, and the fast solver against the reference."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from ravine.svm import (
+    Kernel,
+    dual_objective,
+    kkt_violation,
+    make_kernel,
+    solve_smo,
+    solve_smo_reference,
+)
+
+
+def _problem(n=60, d=3, seed=0, overlap=1.0):
+    rng = np.random.default_rng(seed)
+    y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    X = rng.standard_normal((n, d)) * overlap + y[:, None]
+    return X, y
+
+
+def test_svm_reference_separable_closed_form():
+    # two points: alpha = 2 / ||x1 - x2||^2, w = x1 - x2 scaled, b puts the midpoint at 0
+    X = np.array([[1.0, 2.0], [-1.0, 0.0]])
+    y = np.array([1.0, -1.0])
+    alpha, b, _ = solve_smo_reference(X @ X.T, y, C=100.0, tol=1e-12)
+    np.testing.assert_allclose(alpha, [0.25, 0.25], rtol=1e-12)
+    w = (alpha * y) @ X
+    np.testing.assert_allclose(X @ w + b, [1.0, -1.0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("C", [0.1, 1.0, 10.0])
+def test_svm_reference_matches_scipy_qp(C):
+    X, y = _problem(n=30, seed=1)
+    K = make_kernel("rbf", X, gamma=0.5)(X, X)
+    alpha, _, _ = solve_smo_reference(K, y, C=C, tol=1e-8)
+    Q = (y[:, None] * y[None, :]) * K
+    res = minimize(
+        lambda a: 0.5 * a @ Q @ a - a.sum(),
+        np.zeros(len(y)),
+        jac=lambda a: Q @ a - 1.0,
+        bounds=[(0, C)] * len(y),
+        constraints=[{"type": "eq", "fun": lambda a: a @ y, "jac": lambda a: y}],
+        method="SLSQP",
+        options={"ftol": 1e-14, "maxiter": 1000},
+    )
+    assert res.success
+    assert dual_objective(alpha, y, K) == pytest.approx(-res.fun, rel=1e-6)
+    assert kkt_violation(alpha, y, K, C) <= 1e-8
+    assert abs(alpha @ y) < 1e-10 and alpha.min() >= 0 and alpha.max() <= C
+
+
+@pytest.mark.parametrize("kernel", ["linear", "rbf", "poly", "sigmoid"])
+@pytest.mark.parametrize("C", [0.05, 1.0, 50.0])
+def test_svm_fast_solver_reaches_reference_objective(kernel, C):
+    X, y = _problem(n=120, d=4, seed=2)
+    kern = make_kernel(kernel, X, gamma="scale", degree=3, coef0=0.5 if kernel != "rbf" else 0.0)
+    K = kern(X, X)
+    alpha_ref, b_ref, _ = solve_smo_reference(K, y, C=C, tol=1e-6)
+    result = solve_smo(kern, X, y, C, tol=1e-6)
+    assert kkt_violation(result.alpha, y, K, C) <= 1e-6
+    assert kkt_violation(alpha_ref, y, K, C) <= 1e-6
+    assert abs(result.alpha @ y) < 1e-9 * max(1.0, C)
+    if kernel != "sigmoid":  # sigmoid is not PSD: the dual is not concave, KKT points differ
+        D_ref, D_fast = dual_objective(alpha_ref, y, K), dual_objective(result.alpha, y, K)
+        assert D_fast == pytest.approx(D_ref, rel=1e-6, abs=1e-9)
+        assert result.intercept == pytest.approx(b_ref, abs=1e-3)
+
+
+@pytest.mark.parametrize("shrinking", [True, False])
+def test_svm_tiny_cache_and_shrinking_agree(shrinking):
+    # 1,500 samples: shrinking passes every 1,000 iterations; a 0.03 MB cache holds 2 columns
+    X, y = _problem(n=1500, d=5, seed=3, overlap=2.0)
+    kern = Kernel("rbf", gamma=0.2)
+    big = solve_smo(kern, X, y, 1.0, tol=1e-5, cache_size=200, shrinking=shrinking)
+    tiny = solve_smo(kern, X, y, 1.0, tol=1e-5, cache_size=0.03, shrinking=shrinking)
+    K = kern(X, X)
+    assert tiny.cache_misses > big.cache_misses
+    for r in (big, tiny):
+        assert kkt_violation(r.alpha, y, K, 1.0) <= 1e-5
+    assert dual_objective(tiny.alpha, y, K) == pytest.approx(
+        dual_objective(big.alpha, y, K), rel=1e-8
+    )
+    assert big.n_iter > 1000  # the shrinking path really ran
+
+
+def test_svm_callable_kernel_matches_builtin():
+    X, y = _problem(n=80, seed=4)
+    builtin = solve_smo(Kernel("rbf", gamma=0.3), X, y, 2.0, tol=1e-6)
+    def rbf(A, B):
+        return np.exp(-0.3 * ((A[:, None, :] - B[None, :, :]) ** 2).sum(-1))
+    custom = solve_smo(Kernel("callable", function=rbf), X, y, 2.0, tol=1e-6)
+    np.testing.assert_allclose(custom.alpha, builtin.alpha, atol=1e-6)
+
+
+def test_svm_max_iter_warns_and_keeps_feasible_solution():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = _problem(n=200, seed=5, overlap=3.0)
+    kern = Kernel("rbf", gamma=1.0)
+    with pytest.warns(ConvergenceWarning, match="max_iter=5"):
+        r = solve_smo(kern, X, y, 1.0, max_iter=5)
+    assert r.n_iter == 5 and not r.converged
+    assert abs(r.alpha @ y) < 1e-12 and r.alpha.min() >= 0 and r.alpha.max() <= 1.0
+    K = kern(X, X)
+    assert dual_objective(r.alpha, y, K) > 0  # it improved on alpha = 0 (D = 0)
+
+
+def test_svm_dual_argument_errors():
+    K = np.eye(2)
+    with pytest.raises(ValueError, match="shape"):
+        dual_objective(np.ones(3), np.ones(2), K)
+    with pytest.raises(ValueError, match="-1 and \\+1"):
+        dual_objective(np.ones(2), np.array([1.0, 0.0]), K)
+    with pytest.raises(ValueError, match="C must be > 0"):
+        kkt_violation(np.ones(2), np.array([1.0, -1.0]), K, C=0.0)
