@@ -162,7 +162,7 @@ def run_study(study: Study, store_path: str, jobs: int = 1, quiet: bool = False)
     store = RunStore(store_path)
     store.save_study(study.name, study.definition)
     cleaned = store.clean_unfinished(study.name)
-    if cleaned and not quiet:
+    if cleaned:
         print(f"resuming: removed {cleaned} unfinished run(s) left by an interrupted process")
     pairs, batch = _units(study)
     with _progress(study, quiet) as progress:
