@@ -31,6 +31,7 @@ CFLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=c11",
 
 last_error: str | None = None
 _loaded: dict[str, ctypes.CDLL | None] = {}
+_found: dict[tuple[str, str], str | None] = {}
 _lock = threading.Lock()
 
 
@@ -46,7 +47,10 @@ def find_compiler() -> str | None:
     name = os.environ.get("RAVINE_CC", "cc")
     if name.lower() in ("", "none", "0", "off"):
         return None
-    return shutil.which(name)
+    key = (name, os.environ.get("PATH", ""))
+    if key not in _found:  # which() stats every PATH entry: once per environment
+        _found[key] = shutil.which(name)
+    return _found[key]
 
 
 def _compiler_id(cc: str) -> str:
