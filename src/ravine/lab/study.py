@@ -48,7 +48,9 @@ DEFAULT_STUDY: dict[str, Any] = {
     "seeds": 3,
     "trials": 8,
     "problems": [*PROBLEMS],
-    "optimizers": ["sgd", "momentum", "adam"],
+    "optimizers": ["sgd", "momentum", "adam",
+                   {"name": "momentum", "label": "momentum+warmup_cosine",
+                    "schedule": "warmup_cosine(peak={lr}, warmup={warmup}, total={steps})"}],
     "batch_study": {"problem": "mlp_digits", "optimizer": "momentum",
                     "sizes": [16, 32, 64, 128, 256, 512], "epochs": 5},
 }

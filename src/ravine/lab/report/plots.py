@@ -29,7 +29,8 @@ def _figure(w: float, h: float) -> Figure:
 def to_png_base64(fig: Figure) -> str:
     """PNG bytes of ``fig``, base64-encoded (for ``<img src="data:image/png;base64,...">``)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    with np.errstate(over="ignore"):  # symlog axes over losses like -1e90 (the saddle)
+        fig.savefig(buf, format="png")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -105,7 +106,8 @@ def loss_curves(problem, pairs: list[PairResult], labels: list[str]) -> Figure:
             ax.axhline(problem.target.value, color="k", ls=":", lw=0.8)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=8)
     fig.suptitle(f"{problem.name} (target {problem.target}, dotted)", fontsize=10)
     return fig
 
@@ -150,7 +152,8 @@ def performance_profiles(steps: dict, seconds: dict, labels: list[str]) -> Figur
         ax.set_ylabel("fraction of problems")
         ax.set_title(f"performance profile, {what} to target", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     return fig
 
 
@@ -183,7 +186,8 @@ def lr_sensitivity(problems, pairs: dict, labels: list[str]) -> Figure:
         ax.grid(alpha=0.3)
     for ax in axes[n:]:
         ax.set_visible(False)
-    axes[0].legend(fontsize=7)
+    if axes[0].get_legend_handles_labels()[0]:
+        axes[0].legend(fontsize=7)
     axes[0].set_ylabel("final training loss")
     return fig
 
@@ -229,5 +233,6 @@ def batch_figure(rows: list[dict], epochs: int) -> Figure:
         ax.set_xlabel("batch size")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     return fig
