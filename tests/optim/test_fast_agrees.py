@@ -26,6 +26,22 @@ CASES = [
     ("adamw", ro.AdamW, dict(lr=0.1)),
     ("adamw_amsgrad", ro.AdamW, dict(lr=0.1, amsgrad=True, weight_decay=0.3, eps=1e-3)),
 ]
+_MORE = [
+    ("adagrad", "Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1)),
+    ("adagrad_wd_max", "Adagrad", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    ("rmsprop", "RMSprop", dict(lr=0.01)),
+    ("rmsprop_centered_momentum", "RMSprop", dict(lr=0.01, centered=True, momentum=0.9,
+                                                  weight_decay=0.1)),
+    ("rmsprop_momentum_max", "RMSprop", dict(lr=0.01, momentum=0.5, maximize=True)),
+    ("adamax", "Adamax", dict(lr=0.1)),
+    ("adamax_wd_max", "Adamax", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+]
+CASES += [(n, getattr(ro, c), kw) for n, c, kw in _MORE if hasattr(ro, c)]
+# no torch.optim anchor for these
+OWN_CASES = [(n, getattr(ro, c), kw) for n, c, kw in [
+    ("lion", "Lion", dict(lr=0.01)),
+    ("lion_wd_max", "Lion", dict(lr=0.01, weight_decay=0.5, maximize=True, betas=(0.5, 0.9))),
+] if hasattr(ro, c)]
 SHAPES = [(1,), (37,), (16, 33), (130, 70)]
 TOL = {torch.float64: 1e-12, torch.float32: 1e-6}
 
@@ -80,7 +96,8 @@ def count_kernel_calls(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("name,cls,kwargs", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,cls,kwargs", CASES + OWN_CASES,
+                         ids=[c[0] for c in CASES + OWN_CASES])
 def test_fast_matches_reference(name, cls, kwargs, dtype, count_kernel_calls):
     fast = _train(cls, kwargs, dtype, "kernel")
     assert count_kernel_calls, "the fast path did not run (fell back to the reference)"
@@ -102,7 +119,8 @@ def test_fast_float64_matches_torch_optim(name, cls, kwargs):
         _assert_near(p, a, 1e-12, f"param {i} vs torch.optim.{cls.__name__}")
 
 
-@pytest.mark.parametrize("name,cls,kwargs", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name,cls,kwargs", CASES + OWN_CASES,
+                         ids=[c[0] for c in CASES + OWN_CASES])
 def test_no_compiler_fallback_equals_reference(name, cls, kwargs, monkeypatch,
                                                count_kernel_calls):
     monkeypatch.setenv("RAVINE_CC", "none")
@@ -115,6 +133,6 @@ def test_no_compiler_fallback_equals_reference(name, cls, kwargs, monkeypatch,
 
 
 def test_every_fast_class_has_a_kernel():
-    for name, cls, kwargs in CASES:
+    for name, cls, kwargs in CASES + OWN_CASES:
         opt = cls(_params(torch.float32), **kwargs)
         assert algorithm_for(opt.transform) is not None, name

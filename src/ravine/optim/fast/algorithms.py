@@ -145,6 +145,12 @@ class AdamAlgorithm(Algorithm):
         return [float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
                 float(group["weight_decay"])]
 
+    def lazy_state(self, param, state, flags):
+        if flags["AMSGRAD"] and "max_exp_avg_sq" not in state:  # amsgrad switched on later
+            state["max_exp_avg_sq"] = torch.zeros_like(
+                param, memory_format=torch.contiguous_format)
+        return False
+
     def source(self, flags):
         buffers = ("m", "v", "vmax") if flags["AMSGRAD"] else ("m", "v")
         return KernelSource(
@@ -182,7 +188,9 @@ class AdamAlgorithm(Algorithm):
             """)
 
 
-ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm()]
+from .algorithms_adaptive import ADAPTIVE  # noqa: E402  (it subclasses Algorithm)
+
+ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE]
 
 
 def algorithm_for(transform: Any) -> Algorithm | None:
