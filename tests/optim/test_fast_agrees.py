@@ -35,6 +35,14 @@ _MORE = [
     ("rmsprop_momentum_max", "RMSprop", dict(lr=0.01, momentum=0.5, maximize=True)),
     ("adamax", "Adamax", dict(lr=0.1)),
     ("adamax_wd_max", "Adamax", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    ("nadam", "NAdam", dict(lr=0.1, momentum_decay=0.05)),
+    ("nadam_l2_max", "NAdam", dict(lr=0.1, weight_decay=0.1, maximize=True)),
+    ("nadam_decoupled", "NAdam", dict(lr=0.1, weight_decay=0.1, decoupled_weight_decay=True)),
+    # beta2 = 0.99: the rectification switches on at step 6, the last one
+    ("radam", "RAdam", dict(lr=0.1, betas=(0.9, 0.99))),
+    ("radam_l2_max", "RAdam", dict(lr=0.1, betas=(0.8, 0.99), weight_decay=0.1, maximize=True)),
+    ("radam_decoupled", "RAdam", dict(lr=0.1, betas=(0.9, 0.99), weight_decay=0.1,
+                                      decoupled_weight_decay=True)),
 ]
 CASES += [(n, getattr(ro, c), kw) for n, c, kw in _MORE if hasattr(ro, c)]
 # no torch.optim anchor for these

@@ -33,6 +33,7 @@ class Algorithm:
         name: short name (file names, benchmarks).
         transforms: the chain's transform types, in order.
         uses_step: whether the kernel reads ``state["step"]``.
+        scalar_keys: per-tensor scalar state tensors (``step``'s dtype) the kernel updates.
         first_flag: whether the kernel has a ``FIRST`` variant for tensors whose lazily created
             state (e.g. SGD's momentum buffer) starts this step.
     """
@@ -41,6 +42,7 @@ class Algorithm:
     transforms: tuple[type, ...] = ()
     uses_step = False
     first_flag = False
+    scalar_keys: tuple[str, ...] = ()
 
     def flags(self, group: dict) -> dict[str, int] | None:
         """Compile-time flags for this group, or ``None`` when the group needs the reference."""
@@ -188,9 +190,10 @@ class AdamAlgorithm(Algorithm):
             """)
 
 
-from .algorithms_adaptive import ADAPTIVE  # noqa: E402  (it subclasses Algorithm)
+from .algorithms_adaptive import ADAPTIVE  # noqa: E402  (they subclass Algorithm)
+from .algorithms_nadam_radam import NADAM_RADAM  # noqa: E402
 
-ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE]
+ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE, *NADAM_RADAM]
 
 
 def algorithm_for(transform: Any) -> Algorithm | None:

@@ -5,8 +5,8 @@ Every kernel has the same C signature::
     void ravine_step(int64_t n_tensors, void *const *bufs, const int64_t *numel,
                      const double *hp, int step_is_double, int n_threads);
 
-``bufs`` holds, per tensor, the data pointers ``param, grad, <state buffers...>, step`` (``step``
-may be ``NULL``); ``hp`` holds the algorithm's runtime hyperparameters as doubles, so schedules
+``bufs`` holds, per tensor, the data pointers ``param, grad, <state buffers...>, step,
+<scalar state...>`` (``step`` may be ``NULL``); ``hp`` holds the algorithm's runtime hyperparameters as doubles, so schedules
 change them every step without a rebuild. Flags that select code paths (``maximize``,
 ``amsgrad``, ...) are compile-time constants: each combination is its own small library.
 
@@ -39,6 +39,7 @@ typedef {ctype} T;
 #define ABS {fabs}
 {flags}
 #define NBUF {nbuf}
+#define STEP {step_index}
 
 static inline double read_step(const void *ptr, int is_double) {{
     if (!ptr) return 0.0;
@@ -47,13 +48,22 @@ static inline double read_step(const void *ptr, int is_double) {{
 
 static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, int step_dbl) {{
 {pointers}
-    const double t = read_step(b[NBUF - 1], step_dbl);
+    const double t = read_step(b[STEP], step_dbl);
     (void)t;
+{scalars}
 {hyper}
 {prologue}
     for (int64_t i = lo; i < hi; ++i) {{
 {body}
     }}
+}}
+
+/* per-tensor scalar state (e.g. NAdam's mu_product), updated once per step before the loop */
+static void prepare(void *const *b, const double *hp, int step_dbl) {{
+    const double t = read_step(b[STEP], step_dbl);
+    (void)t;
+{hyper}
+{prepare}
 }}
 
 static void run_range(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
@@ -71,6 +81,8 @@ void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const doubl
                  int step_dbl, int n_threads) {{
     int64_t total = 0;
     for (int64_t k = 0; k < n; ++k) total += numel[k];
+    if (HAS_PREPARE)
+        for (int64_t k = 0; k < n; ++k) prepare(bufs + k * NBUF, hp, step_dbl);
     int64_t most = total / {grain};
     if (n_threads > most) n_threads = (int)most;
     if (n_threads <= 1) {{
@@ -99,12 +111,18 @@ class KernelSource:
         prologue: C statements run once per tensor segment (may use ``t``, the step count, and
             the hyperparameters as doubles); declare loop constants of type ``T`` here.
         body: C statements for element ``i`` (``p[i]``, ``g[i]``, ``<buffer>[i]``).
+        scalars: names of per-tensor scalar state tensors (pointers after ``step``, same dtype
+            as ``step``), read as doubles in the prologue.
+        prepare: C statements run once per tensor, serially, before the loops (pointers
+            ``<scalar>_ptr``; update scalar state here, never in the body).
     """
 
     buffers: tuple[str, ...]
     hyper: tuple[str, ...]
     prologue: str
     body: str
+    scalars: tuple[str, ...] = ()
+    prepare: str = ""
 
 
 def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
@@ -113,10 +131,18 @@ def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
     names = ("p", "g", *src.buffers)
     pointers = "\n".join(f"    T *restrict {name} = (T *)b[{i}];" for i, name in enumerate(names))
     hyper = "\n".join(f"    const double {name} = hp[{i}];" for i, name in enumerate(src.hyper))
+    step = len(names)
+    ptrs = "\n".join(f"    void *{name}_ptr = b[{step + 1 + i}]; (void){name}_ptr;"
+                     for i, name in enumerate(src.scalars))
+    scalars = "\n".join(f"    const double {name} = read_step(b[{step + 1 + i}], step_dbl);"
+                        for i, name in enumerate(src.scalars))
     return _TEMPLATE.format(
-        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN, nbuf=len(names) + 1,
-        flags="\n".join(f"#define {k} {int(v)}" for k, v in sorted(flags.items())),
+        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN,
+        nbuf=step + 1 + len(src.scalars), step_index=step,
+        flags="\n".join(f"#define {k} {int(v)}" for k, v in sorted(flags.items()))
+        + f"\n#define HAS_PREPARE {int(bool(src.prepare.strip()))}",
         pointers=pointers, hyper=hyper, prologue=_indent(src.prologue, 4),
+        scalars=scalars, prepare=ptrs + "\n" + _indent(src.prepare, 4),
         body=_indent(src.body, 8))
 
 

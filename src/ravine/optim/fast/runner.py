@@ -99,7 +99,8 @@ def step_group(opt: Any, algorithm: Algorithm, group: dict) -> bool:
                 s["step"] = torch.tensor(0.0, dtype=torch.get_default_dtype())
             steps.append(s["step"])
         step = int(steps[0].item())
-        if algorithm.uses_step and not _steps_qualify(steps):
+        scalars = [s.get(k) for s in states for k in algorithm.scalar_keys]
+        if algorithm.uses_step and not _steps_qualify(steps + scalars):
             return _reference_rest(opt, group, params, states, step)
         torch._foreach_add_(steps, 1.0)
     elif algorithm.uses_step:
@@ -115,10 +116,10 @@ def step_group(opt: Any, algorithm: Algorithm, group: dict) -> bool:
         old = [i for i, f in enumerate(first) if not f]
         new = [i for i, f in enumerate(first) if f]
         _call(fn_first, [params[i] for i in new], [grads[i] for i in new],
-              [states[i] for i in new], keys, values, step_is_double, algorithm.uses_step)
+              [states[i] for i in new], keys, values, step_is_double, algorithm)
         params, grads, states = ([x[i] for i in old] for x in (params, grads, states))
     if params:
-        _call(fn, params, grads, states, keys, values, step_is_double, algorithm.uses_step)
+        _call(fn, params, grads, states, keys, values, step_is_double, algorithm)
     return True
 
 
@@ -148,7 +149,8 @@ def _reference_rest(opt, group, params, states, step) -> bool:
     return True
 
 
-def _call(fn, params, grads, states, keys, values, step_is_double, uses_step) -> None:
+def _call(fn, params, grads, states, keys, values, step_is_double, algorithm) -> None:
+    uses_step, scalar_keys = algorithm.uses_step, algorithm.scalar_keys
     n = len(params)
     ptrs: list[int | None] = []
     for p, g, s in zip(params, grads, states, strict=True):
@@ -157,6 +159,8 @@ def _call(fn, params, grads, states, keys, values, step_is_double, uses_step) ->
         for k in keys:
             ptrs.append(s[k].data_ptr())
         ptrs.append(s["step"].data_ptr() if uses_step else None)
+        for k in scalar_keys:
+            ptrs.append(s[k].data_ptr())
     bufs = (ctypes.c_void_p * len(ptrs))(*ptrs)
     numel = (ctypes.c_int64 * n)(*[p.numel() for p in params])
     hp = (ctypes.c_double * len(values))(*values)
