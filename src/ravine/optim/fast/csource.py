@@ -6,9 +6,10 @@ Every kernel has the same C signature::
                      const double *hp, int step_is_double, int n_threads);
 
 ``bufs`` holds, per tensor, the data pointers ``param, grad, <state buffers...>, step,
-<scalar state...>`` (``step`` may be ``NULL``); ``hp`` holds the algorithm's runtime hyperparameters as doubles, so schedules
-change them every step without a rebuild. Flags that select code paths (``maximize``,
-``amsgrad``, ...) are compile-time constants: each combination is its own small library.
+<scalar state...>`` (``step`` may be ``NULL``); ``hp`` holds the algorithm's runtime
+hyperparameters as doubles, so schedules change them every step without a rebuild. Flags
+that select code paths (``maximize``, ``amsgrad``, ...) are compile-time constants: each
+combination is its own small library.
 
 The driver splits the concatenation of all tensors into one contiguous range per thread (OpenMP,
 the same runtime torch uses), so small tensors cost no thread start-up of their own and large
