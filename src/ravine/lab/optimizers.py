@@ -44,6 +44,8 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
         OptimizerEntry("adagrad", "Adagrad", {}, "Adagrad (Duchi et al. 2011)"),
         OptimizerEntry("rmsprop", "RMSprop", {}, "RMSprop (Tieleman & Hinton 2012)"),
         OptimizerEntry("nadam", "NAdam", {}, "Adam with Nesterov momentum (Dozat 2016)"),
+        OptimizerEntry("nadamw", "NAdamW", {"weight_decay": 1e-2},
+                       "NAdam with decoupled weight decay 0.01"),
         OptimizerEntry("radam", "RAdam", {}, "rectified Adam (Liu et al. 2020)"),
         OptimizerEntry("adamax", "Adamax", {}, "Adam with the infinity norm"),
         OptimizerEntry("lion", "Lion", {}, "sign momentum (Chen et al. 2023)"),
