@@ -1,18 +1,45 @@
-"""Composable gradient transforms: the building blocks of every ravine optimizer."""
+"""Composable gradient transforms: the building blocks of every ravine optimizer.
 
-from .adaptive import scale_by_adam
+A transform maps the gradients of one param group to updates (``init`` makes its per-parameter
+state, ``update`` does the math, hyperparameters are read from the group at every step);
+``chain`` composes transforms left to right, and :class:`ravine.optim.ChainOptimizer` turns a
+chain into a ``torch.optim.Optimizer``. This package holds momentum (heavy ball, Nesterov),
+the adaptive families (AdaGrad, RMSProp, Adam/AMSGrad, Adamax, NAdam, RAdam), Lion, the LAMB and
+LARS trust ratios, coupled L2 and decoupled weight decay, the L1 proximal step, clipping by
+global norm and by value, annealed gradient noise, and the final ``-lr`` scaling.
+"""
+
+from .adaptive import scale_by_adam, scale_by_adamax, scale_by_nadam, scale_by_radam
 from .base import Chain, Transform, chain
+from .clipping import clip_by_global_norm, clip_by_value
 from .momentum import scale_by_momentum
+from .noise import add_gradient_noise
+from .proximal import prox_l1
+from .rms import scale_by_adagrad, scale_by_rms
 from .scaling import scale_by_lr
+from .sign import scale_by_lion
+from .trust_ratio import scale_by_lars, scale_by_trust_ratio
 from .weight_decay import add_decayed_weights, add_l2
 
 __all__ = [
     "Chain",
     "Transform",
     "add_decayed_weights",
+    "add_gradient_noise",
     "add_l2",
     "chain",
+    "clip_by_global_norm",
+    "clip_by_value",
+    "prox_l1",
+    "scale_by_adagrad",
     "scale_by_adam",
+    "scale_by_adamax",
+    "scale_by_lars",
+    "scale_by_lion",
     "scale_by_lr",
     "scale_by_momentum",
+    "scale_by_nadam",
+    "scale_by_radam",
+    "scale_by_rms",
+    "scale_by_trust_ratio",
 ]

@@ -102,7 +102,7 @@ class Chain(Transform):
     def init(self, params: Sequence[Tensor], group: dict) -> list[dict]:
         merged = [{} for _ in params]
         for t in self.transforms:
-            for target, new in zip(merged, t.init(params, group)):
+            for target, new in zip(merged, t.init(params, group), strict=True):
                 clash = set(target) & set(new)
                 if clash:
                     raise ValueError(

@@ -42,7 +42,7 @@ class scale_by_momentum(Transform):
             return updates
         tau = group["dampening"]
         out = []
-        for g, state in zip(updates, states):
+        for g, state in zip(updates, states, strict=True):
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = g.clone().detach()

@@ -7,7 +7,7 @@ from .base import Transform, non_negative
 
 def _add_scaled_params(updates, params, wd):
     if wd != 0:
-        for u, p in zip(updates, params):
+        for u, p in zip(updates, params, strict=True):
             u.add_(p.detach(), alpha=wd)
     return updates
 

@@ -1,0 +1,8 @@
+"""Make ``optim_registry`` importable from the optimizer tests (pytest runs with importlib)."""
+
+import sys
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
