@@ -4,4 +4,4 @@ from . import analysis, ensembles, optim, schedules, solvers, transforms
 from .transforms import chain
 
 __version__ = "0.1.0"
-__all__ = ["chain", "optim", "transforms"]
+__all__ = ["analysis", "chain", "ensembles", "optim", "schedules", "solvers", "transforms"]
