@@ -99,6 +99,23 @@ def fill_column(code, X, sq, Kpre, gamma, coef0, degree, i, active, n_active, ou
             out[t] = np.tanh(gamma * dot + coef0)
 
 
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def kernel_entry(code, X, sq, Kpre, gamma, coef0, degree, i, t):
+    """``k(x_i, x_t)``."""
+    if code == PRECOMPUTED:
+        return Kpre[i, t]
+    dot = 0.0
+    for f in range(X.shape[1]):
+        dot += X[i, f] * X[t, f]
+    if code == LINEAR:
+        return dot
+    if code == RBF:
+        return np.exp(-gamma * (sq[i] + sq[t] - 2.0 * dot))
+    if code == POLY:
+        return (gamma * dot + coef0) ** degree
+    return np.tanh(gamma * dot + coef0)
+
+
 @njit(cache=True, nogil=True)
 def get_column(
     i, data, slot_of, owner, last_used, valid_upto, stats, code, X, sq, Kpre, gamma, coef0,

@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 from sklearn.exceptions import ConvergenceWarning
 
-from .cache import KERNEL_CODES, PRECOMPUTED, ColumnCache, get_column
+from .cache import KERNEL_CODES, PRECOMPUTED, ColumnCache, get_column, kernel_entry
 from .kernels import Kernel
 from .smo_reference import TAU, intercept_from_gradient
 
@@ -70,6 +70,19 @@ def _in_low(y, a, C):
 
 
 @njit(cache=True, nogil=True)
+def _select_i(y, alpha, G, C, active, n_active):
+    """``(F_max, i)``: the largest ``F = -y G`` over the active part of ``I_up``."""
+    F_max, i = -np.inf, -1
+    for k in range(n_active):
+        t = active[k]
+        if _in_up(y[t], alpha[t], C):
+            F = -y[t] * G[t]
+            if F >= F_max:
+                F_max, i = F, t
+    return F_max, i
+
+
+@njit(cache=True, nogil=True)
 def _shrink(y, alpha, G, C, active, n_active):
     """Move unpickable bounded samples past the end of the active part; return its new size."""
     m, M = -np.inf, np.inf
@@ -90,6 +103,7 @@ def _shrink(y, alpha, G, C, active, n_active):
             active[k], active[n_active] = active[n_active], active[k]
         else:
             k += 1
+    active[:n_active] = np.sort(active[:n_active])  # keep memory access in order
     return n_active, m - M
 
 
@@ -108,6 +122,7 @@ def smo_loop(
     counter = min(n, 1000)
     status = MAX_ITER
     gap = np.inf
+    F_max, i = _select_i(y, alpha, G, C, active, n_active)
     while n_iter < max_iter:
         counter -= 1
         if counter == 0:
@@ -117,30 +132,25 @@ def smo_loop(
                 if may_unshrink and gap <= 10.0 * tol and n_active < n:
                     status = UNSHRINK
                     break
-        F_max, i = -np.inf, -1
-        for k in range(n_active):
-            t = active[k]
-            if _in_up(y[t], alpha[t], C):
-                F = -y[t] * G[t]
-                if F >= F_max:
-                    F_max, i = F, t
+                F_max, i = _select_i(y, alpha, G, C, active, n_active)
         F_min, j, best = np.inf, -1, np.inf
         if i >= 0:
             Ki = data[get_column(i, data, slot_of, owner, last_used, valid_upto, stats, code, X, sq,
                                  Kpre, gamma, coef0, degree, active, n_active,
                                  previous_active)]
-            for k in range(n_active):
+            d_i = diag[i]
+            for k in range(n_active):  # branch-free: y's signs are a coin toss for a predictor
                 t = active[k]
-                if _in_low(y[t], alpha[t], C):
-                    F = -y[t] * G[t]
-                    if F < F_min:
-                        F_min = F
-                    b = F_max - F
-                    if b > 0:
-                        a = diag[i] + diag[t] - 2.0 * Ki[t]
-                        gain = -b * b / (a if a > 0 else TAU)
-                        if gain <= best:
-                            best, j = gain, t
+                yt, at = y[t], alpha[t]
+                low = ((yt < 0) & (at < C)) | ((yt > 0) & (at > 0))
+                F = -yt * G[t]
+                F_min = min(F_min, F if low else np.inf)
+                b = F_max - F
+                a = d_i + diag[t] - 2.0 * Ki[t]
+                gain = -b * b / (a if a > 0 else TAU)
+                better = low & (b > 0) & (gain <= best)
+                best = gain if better else best
+                j = t if better else j
         gap = F_max - F_min
         if j < 0 or gap <= tol:
             status = SHRUNK_CONVERGED if n_active < n else CONVERGED
@@ -157,22 +167,77 @@ def smo_loop(
             alpha[i] = C if y[i] > 0 else 0.0
         if s == room_j:
             alpha[j] = 0.0 if y[j] > 0 else C
+        # gradient update fused with the next i = argmax_{I_up} F (one pass instead of two)
+        F_max, i = -np.inf, -1
         for k in range(n_active):
             t = active[k]
-            G[t] += s * y[t] * (Ki[t] - Kj[t])
+            yt, at = y[t], alpha[t]
+            g = G[t] + s * yt * (Ki[t] - Kj[t])
+            G[t] = g
+            F = -yt * g
+            better = (((yt > 0) & (at < C)) | ((yt < 0) & (at > 0))) & (F >= F_max)
+            F_max = F if better else F_max
+            i = t if better else i
         n_iter += 1
     out[0], out[1], out[2] = n_iter, n_active, gap
     return status
 
 
-def rebuild_gradient(kernel, X, y, alpha, G, rows, chunk_bytes=32 * 2**20):
-    """Recompute ``G[rows] = y * (K[rows, sv] @ (alpha y)[sv]) - 1`` in BLAS blocks."""
-    sv = np.flatnonzero(alpha > 0)
+@njit(cache=True, nogil=True)
+def _gradient_from_cached_columns(
+    code, X, sq, Kpre, gamma, coef0, degree, y, alpha, G, active, n_active, data, slot_of,
+    valid_upto, epoch,
+):  # pragma: no cover - compiled
+    """Add the terms of support vectors whose columns are cached to ``G`` of shrunk samples.
+
+    A cached column already holds ``K_ts`` for every ``t`` shrunk after it was computed
+    (positions ``n_active <= p < valid_upto``); the other entries are computed here when they
+    are under a quarter of the column.
+    Returns a mask of the support vectors left for :func:`rebuild_gradient` to add.
+    """
+    n = y.shape[0]
+    left = np.zeros(n, dtype=np.bool_)
+    for s in range(n):
+        if alpha[s] <= 0:
+            continue
+        slot = slot_of[s]
+        covered = max(n_active, valid_upto[slot, 1]) if slot >= 0 else n_active
+        if slot < 0 or valid_upto[slot, 0] != epoch or 4 * (n - covered) > n - n_active:
+            left[s] = True  # no column, or one that misses over a quarter of the entries
+            continue
+        c = alpha[s] * y[s]
+        column = data[slot]
+        for p in range(n_active, covered):
+            t = active[p]
+            G[t] += y[t] * c * column[t]
+        for p in range(covered, n):
+            t = active[p]
+            G[t] += y[t] * c * kernel_entry(code, X, sq, Kpre, gamma, coef0, degree, s, t)
+    return left
+
+
+def rebuild_gradient(kernel, X, y, alpha, G, active, n_active, cache, code, sq, Kpre,
+                     chunk_bytes=32 * 2**20):
+    """Recompute ``G[t] = y_t sum_s alpha_s y_s K_ts - 1`` for the shrunk ``t = active[n_active:]``.
+
+    Support vectors with a cached column contribute from the cache; the others through
+    kernel blocks (BLAS), ``chunk_bytes`` at a time.
+    """
+    rows = active[n_active:]
+    G[rows] = -1.0
+    left = _gradient_from_cached_columns(
+        code, X, sq, Kpre, kernel.gamma, kernel.coef0, kernel.degree, y, alpha, G, active,
+        n_active, cache.data, cache.slot_of, cache.valid_upto, cache.stats[3],
+    )
+    sv = np.flatnonzero(left)
+    if sv.size == 0:
+        return
+    rows = np.sort(rows)
     coef = alpha[sv] * y[sv]
-    step = max(1, chunk_bytes // (8 * max(sv.size, 1)))
+    step = max(1, chunk_bytes // (8 * sv.size))
     for start in range(0, rows.size, step):
         r = rows[start : start + step]
-        G[r] = y[r] * (kernel(X[r], X[sv]) @ coef if sv.size else 0.0) - 1.0
+        G[r] += y[r] * (kernel(X[r], X[sv]) @ coef)
 
 
 def solve_smo(
@@ -224,7 +289,7 @@ def solve_smo(
     alpha, G = np.zeros(n), -np.ones(n)
     active, n_active = np.arange(n), n
     out = np.zeros(3)
-    n_iter, may_unshrink = 0, True
+    n_iter, may_unshrink = 0, False
     while True:
         status = smo_loop(
             code, X, sq, Kpre, kernel.gamma, kernel.coef0, kernel.degree, y, float(C), tol,
@@ -235,7 +300,7 @@ def solve_smo(
         n_iter += int(out[0])
         n_active, gap = int(out[1]), float(out[2])
         if n_active < n:
-            rebuild_gradient(kernel, X, y, alpha, G, np.sort(active[n_active:]))
+            rebuild_gradient(kernel, X, y, alpha, G, active, n_active, cache, code, sq, Kpre)
             cache.new_epoch(active)
             n_active = n
             may_unshrink = may_unshrink and status != UNSHRINK

@@ -1,0 +1,85 @@
+"""Fit time of ravine.svm.SVC against sklearn.svm.SVC (libsvm, compiled C++) in the same run.
+
+Same hyperparameters on both sides (C=1, gamma='scale', tol=1e-3, cache_size=200, shrinking);
+each fit is repeated and the fastest wall time of each side is kept, the two sides alternating
+so that both see the same machine load. Prints iteration counts (summed over one-vs-one pairs),
+support-vector counts, the relative gap of the dual objectives and the time ratio.
+
+    .venv/bin/python benchmarks/svm.py            # all datasets
+    .venv/bin/python benchmarks/svm.py --quick    # skip the 20,000-sample problem
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC as SkSVC
+
+from ravine.svm import SVC, dual_objectives
+
+
+def generated(n):
+    X, y = make_classification(
+        n_samples=n, n_features=20, n_informative=10, flip_y=0.02, random_state=0
+    )
+    return StandardScaler().fit_transform(X), y
+
+
+def datasets(quick):
+    X, y = load_breast_cancer(return_X_y=True)
+    yield "breast_cancer 569x30", StandardScaler().fit_transform(X), y, ("linear", "rbf"), 5
+    X, y = load_digits(return_X_y=True)
+    yield "digits 1797x64 (10 classes)", X, y, ("linear", "rbf"), 3
+    yield "generated 5000x20", *generated(5000), ("linear", "rbf"), 3
+    if not quick:
+        yield "generated 20000x20", *generated(20000), ("rbf",), 2
+
+
+def best_time(make, X, y, repeats):
+    best, model = np.inf, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model = make().fit(X, y)
+        best = min(best, time.perf_counter() - start)
+    return best, model
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 20,000-sample problem")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    SVC().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])  # load (or compile) the numba code
+    print(f"first fit (numba load/compile): {time.perf_counter() - start:.2f} s\n")
+    header = (
+        f"{'dataset':28} {'kernel':6} {'ravine s':>9} {'sklearn s':>9} {'ratio':>6}"
+        f" {'iter r/s':>15} {'SV r/s':>11} {'dual rel gap':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, X, y, kernels, repeats in datasets(args.quick):
+        for kernel in kernels:
+            t_ours = t_ref = np.inf
+            for _ in range(repeats):  # alternate the two sides under the same load
+                t, ours = best_time(lambda k=kernel: SVC(kernel=k), X, y, 1)
+                t_ours = min(t_ours, t)
+                t, ref = best_time(lambda k=kernel: SkSVC(kernel=k), X, y, 1)
+                t_ref = min(t_ref, t)
+            D_ours, D_ref = dual_objectives(ours, X, y), dual_objectives(ref, X, y)
+            gap = np.max(np.abs(D_ours - D_ref) / np.abs(D_ref))
+            iters = f"{ours.n_iter_.sum()}/{ref.n_iter_.sum()}"
+            svs = f"{ours.support_.size}/{ref.support_.size}"
+            print(
+                f"{name:28} {kernel:6} {t_ours:9.3f} {t_ref:9.3f} {t_ours / t_ref:6.2f}"
+                f" {iters:>15} {svs:>11} {gap:12.1e}",
+                flush=True,
+            )
+    print("\nratio = ravine / sklearn fit time (best of the repeats); below 1 means faster.")
+
+
+if __name__ == "__main__":
+    main()
