@@ -93,13 +93,13 @@ def _assert_same_run(a, b, tol):
 def count_kernel_calls(monkeypatch):
     monkeypatch.delenv("RAVINE_FAST_PATH", raising=False)
     calls = []
-    original = runner._call
+    original = runner._invoke
 
     def counting(*args):
-        calls.append(len(args[1]))
+        calls.append(args[1])
         return original(*args)
 
-    monkeypatch.setattr(runner, "_call", counting)
+    monkeypatch.setattr(runner, "_invoke", counting)
     return calls
 
 

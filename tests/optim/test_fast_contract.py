@@ -15,13 +15,13 @@ from ravine.optim.fast import compiler, runner
 def kernel_calls(monkeypatch):
     monkeypatch.delenv("RAVINE_FAST_PATH", raising=False)
     calls = []
-    original = runner._call
+    original = runner._invoke
 
     def counting(*args):
-        calls.append(len(args[1]))
+        calls.append(args[1])
         return original(*args)
 
-    monkeypatch.setattr(runner, "_call", counting)
+    monkeypatch.setattr(runner, "_invoke", counting)
     return calls
 
 
@@ -165,3 +165,50 @@ def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
     assert len(built) == 1
     bad = compiler.load_library("this is not C", "broken")
     assert bad is None and "failed" in compiler.last_error
+
+
+def _edit_script(params, opt, dtype):
+    """Steps with the changes a cached layout must notice, applied the same way on both paths."""
+    gen = torch.Generator().manual_seed(9)
+
+    def step():
+        for p in params:
+            p.grad = torch.randn(p.shape, dtype=dtype, generator=gen)
+        opt.step()
+
+    step()
+    step()
+    opt.state[params[0]]["exp_avg"] = torch.full_like(params[0], 0.5)  # replaced state tensor
+    step()
+    saved = copy.deepcopy(opt.state_dict())
+    step()
+    opt.load_state_dict(saved)  # back one step: new state tensors
+    step()
+    opt.param_groups[0]["amsgrad"] = True  # a flag change: another kernel, lazily made buffer
+    step()
+    params[1].grad = None  # a parameter without gradient this step
+    opt.param_groups[0]["lr"] = 0.05
+    for p in params[:1]:
+        p.grad = torch.randn(p.shape, dtype=dtype, generator=gen)
+    opt.step()
+    step()
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+def test_cached_layout_follows_state_and_group_changes(dtype, kernel_calls):
+    runs = []
+    for path in ("kernel", "reference"):
+        gen = torch.Generator().manual_seed(8)
+        params = [torch.randn(s, dtype=dtype, generator=gen).requires_grad_()
+                  for s in [(5, 3), (4,), (70,)]]
+        opt = ro.Adam(params, lr=0.1, weight_decay=0.1)
+        opt.fast_path = path
+        _edit_script(params, opt, dtype)
+        runs.append((params, opt))
+    assert len(kernel_calls) >= 8
+    tol = 1e-12 if dtype is torch.float64 else 1e-6
+    (pa, oa), (pb, ob) = runs
+    for a, b in zip(pa, pb, strict=True):
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+        for key, value in ob.state[b].items():
+            torch.testing.assert_close(oa.state[a][key], value, rtol=tol, atol=tol)

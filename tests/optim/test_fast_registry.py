@@ -46,8 +46,8 @@ def test_registry_fast_path_agrees(row, dtype, monkeypatch):
     if algorithm_for(probe.transform) is None:
         pytest.skip(f"no fused kernel for {probe.transform!r} yet (runs the reference path)")
     calls = []
-    original = runner._call
-    monkeypatch.setattr(runner, "_call", lambda *a: (calls.append(1), original(*a)))
+    original = runner._invoke
+    monkeypatch.setattr(runner, "_invoke", lambda *a: (calls.append(1), original(*a)))
     fast, opt_fast = _run(row, dtype, "kernel")
     assert calls, "the fast path declined this row"
     ref, opt_ref = _run(row, dtype, "reference")

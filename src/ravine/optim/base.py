@@ -182,6 +182,7 @@ class ChainOptimizer(torch.optim.Optimizer):
         empty state), still loads. A saved name that the optimizer does not have is a
         ``ValueError`` naming it.
         """
+        self.__dict__.pop("_fast_layouts", None)  # the fast path's cached pointers
         saved_groups = state_dict["param_groups"]
         named = all("param_names" in g for g in saved_groups) and all(
             "param_names" in g for g in self.param_groups

@@ -63,7 +63,7 @@ class NAdamAlgorithm(_AdamLike):
             hyper=("lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay"),
             prepare="""
                 const double mu = beta1 * (1.0 - 0.5 * pow(0.96, t * momentum_decay));
-                if (step_dbl) *(double *)mu_product_ptr *= mu;
+                if (step_dbl & 1) *(double *)mu_product_ptr *= mu;
                 else *(float *)mu_product_ptr *= (float)mu;
             """,
             prologue=_CONSTS + """

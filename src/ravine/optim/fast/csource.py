@@ -3,10 +3,11 @@
 Every kernel has the same C signature::
 
     void ravine_step(int64_t n_tensors, void *const *bufs, const int64_t *numel,
-                     const double *hp, int step_is_double, int n_threads);
+                     const double *hp, int step_mode, int n_threads);
 
 ``bufs`` holds, per tensor, the data pointers ``param, grad, <state buffers...>, step,
-<scalar state...>`` (``step`` may be ``NULL``); ``hp`` holds the algorithm's runtime
+<scalar state...>`` (``step`` may be ``NULL``); ``step_mode`` bit 0 says the step tensors are
+float64, bit 1 adds one to each before the loops; ``hp`` holds the algorithm's runtime
 hyperparameters as doubles, so schedules change them every step without a rebuild. Flags
 that select code paths (``maximize``, ``amsgrad``, ...) are compile-time constants: each
 combination is its own small library.
@@ -44,7 +45,7 @@ typedef {ctype} T;
 
 static inline double read_step(const void *ptr, int is_double) {{
     if (!ptr) return 0.0;
-    return is_double ? *(const double *)ptr : (double)*(const float *)ptr;
+    return (is_double & 1) ? *(const double *)ptr : (double)*(const float *)ptr;
 }}
 
 static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, int step_dbl) {{
@@ -82,6 +83,12 @@ void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const doubl
                  int step_dbl, int n_threads) {{
     int64_t total = 0;
     for (int64_t k = 0; k < n; ++k) total += numel[k];
+    if (step_dbl & 2) /* count the step, as the reference's state["step"] += 1 */
+        for (int64_t k = 0; k < n; ++k) {{
+            void *ptr = bufs[k * NBUF + STEP];
+            if (step_dbl & 1) *(double *)ptr += 1.0;
+            else *(float *)ptr += 1.0f;
+        }}
     if (HAS_PREPARE)
         for (int64_t k = 0; k < n; ++k) prepare(bufs + k * NBUF, hp, step_dbl);
     int64_t most = total / {grain};

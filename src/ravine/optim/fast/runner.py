@@ -6,6 +6,11 @@ reference path does around the chain (state init, ``step`` counting, schedule ev
 calls the kernel once for the whole group with the tensors' data pointers. It returns ``False``
 *before changing anything* when the group does not qualify.
 
+The per-step Python work is kept small for small models: after the first step a group's layout
+(its parameters, state tensors, pointer table) is cached on the optimizer and only re-checked
+by identity; each step then reads the gradients' pointers and calls the kernel, which also
+counts ``state["step"]``.
+
 The implementation is chosen by ``optimizer.fast_path`` (default from the environment variable
 ``RAVINE_FAST_PATH``): ``"auto"`` (kernel when possible, else the reference), ``"kernel"``
 (same as auto; the name says what is wanted) or ``"reference"``.
@@ -17,6 +22,7 @@ import ctypes
 import os
 from typing import Any
 
+import numpy as np
 import torch
 
 from . import compiler
@@ -67,16 +73,80 @@ def step_group(opt: Any, algorithm: Algorithm, group: dict) -> bool:
             grads.append(g)
     if not params:
         return True
+    flags = algorithm.flags(group)
+    if flags is None:
+        return False
+    counted = bool(opt._uses_step(group))
+    layouts = opt.__dict__.setdefault("_fast_layouts", {})
+    layout = layouts.get(id(group))
+    if layout is not None and layout.matches(opt, group, params, flags, counted):
+        if not _grads_qualify(params, grads, layout.dtype):
+            return False
+        layout.run(opt, group, params, grads)
+        return True
+    layouts.pop(id(group), None)
+    return _first_step(opt, algorithm, group, params, grads, flags, counted, layouts)
+
+
+class _Layout:
+    """A group's cached kernel call: parameters, state tensors and the pointer table."""
+
+    def __init__(self, opt, algorithm, group, fn, flags, counted, params, states, keys):
+        self.group, self.algorithm, self.fn, self.flags = group, algorithm, fn, flags
+        self.counted, self.params, self.dicts = counted, params, states
+        self.container = opt.state
+        self.dtype = params[0].dtype
+        self.keys = keys + (("step",) if counted else ()) + algorithm.scalar_keys
+        self.tensors = [tuple(s[k] for k in self.keys) for s in states]
+        step_index = 2 + len(keys)
+        self.table = np.zeros((len(params), step_index + 1 + len(algorithm.scalar_keys)),
+                              dtype=np.uint64)
+        columns = list(range(2, step_index)) + ([step_index] if counted else [])
+        columns += list(range(step_index + 1, self.table.shape[1]))
+        for row, tensors in zip(self.table, self.tensors, strict=True):
+            row[columns] = [t.data_ptr() for t in tensors]
+        self.numel = np.array([p.numel() for p in params], dtype=np.int64)
+        self.step_mode = 0
+        if counted:
+            self.step_mode = 2 | _STEP_DTYPES[states[0]["step"].dtype]
+
+    def matches(self, opt, group, params, flags, counted) -> bool:
+        if (group is not self.group or flags != self.flags or counted != self.counted
+                or opt.state is not self.container or len(params) != len(self.params)):
+            return False
+        state, keys = self.container, self.keys
+        for p, q, sd, tensors in zip(params, self.params, self.dicts, self.tensors, strict=True):
+            if p is not q or state.get(p) is not sd:
+                return False
+            for k, t in zip(keys, tensors, strict=True):
+                if sd.get(k) is not t:
+                    return False
+        return True
+
+    def run(self, opt, group, params, grads) -> None:
+        step = int(self.tensors[0][self.keys.index("step")].item()) if self.counted else 0
+        values = self.algorithm.hyper(opt._hyperparameters(group, step))
+        table = self.table
+        table[:, 0] = [p.data_ptr() for p in params]
+        table[:, 1] = [g.data_ptr() for g in grads]
+        _invoke(self.fn, len(params), table, self.numel, values, self.step_mode)
+
+
+def _grads_qualify(params, grads, dtype) -> bool:
+    for p, g in zip(params, grads, strict=True):
+        if (g.layout is not torch.strided or g.dtype is not dtype or p.dtype is not dtype
+                or not (g.is_cpu and g.is_contiguous() and p.is_contiguous())):
+            return False
+    return True
+
+
+def _first_step(opt, algorithm, group, params, grads, flags, counted, layouts) -> bool:
+    """Validate everything, create state as the reference does, step, and cache the layout."""
     dtype = params[0].dtype
     name = _DTYPES.get(dtype)
     if name is None or group.get("differentiable", False):
         return False
-    for p, g in zip(params, grads, strict=True):
-        if (g.layout is not torch.strided or p.dtype is not dtype or g.dtype is not dtype
-                or not (p.is_cpu and g.is_cpu and p.is_contiguous() and g.is_contiguous())):
-            return False
-    flags = algorithm.flags(group)
-    if flags is None:
+    if not all(p.is_cpu for p in params) or not _grads_qualify(params, grads, dtype):
         return False
     fn = kernel(algorithm, name, flags)
     if fn is None:
@@ -92,34 +162,33 @@ def step_group(opt: Any, algorithm: Algorithm, group: dict) -> bool:
         for i, s in zip(fresh, new, strict=True):
             states[i].update(s)
     step = 0
-    if opt._uses_step(group):
+    step_mode = 0
+    if counted:
         steps = []
         for s in states:
             if "step" not in s:
                 s["step"] = torch.tensor(0.0, dtype=torch.get_default_dtype())
             steps.append(s["step"])
-        step = int(steps[0].item())
         scalars = [s.get(k) for s in states for k in algorithm.scalar_keys]
-        if algorithm.uses_step and not _steps_qualify(steps + scalars):
-            return _reference_rest(opt, group, params, states, step)
-        torch._foreach_add_(steps, 1.0)
+        if not _steps_qualify(steps + scalars):
+            return _reference_rest(opt, group, params, states)
+        step = int(steps[0].item())
+        step_mode = 2 | _STEP_DTYPES[steps[0].dtype]
     elif algorithm.uses_step:
         raise RuntimeError(f"{type(opt).__name__}: the chain reads step but _uses_step is False")
-    hp = opt._hyperparameters(group, step)
+    values = algorithm.hyper(opt._hyperparameters(group, step))
     first = [algorithm.lazy_state(p, s, flags) for p, s in zip(params, states, strict=True)]
-    values = algorithm.hyper(hp)
-    step_is_double = 0
-    if algorithm.uses_step:
-        step_is_double = _STEP_DTYPES[states[0]["step"].dtype]
     if algorithm.first_flag and any(first):
         fn_first = kernel(algorithm, name, {**flags, "FIRST": 1})
-        old = [i for i, f in enumerate(first) if not f]
-        new = [i for i, f in enumerate(first) if f]
-        _call(fn_first, [params[i] for i in new], [grads[i] for i in new],
-              [states[i] for i in new], keys, values, step_is_double, algorithm)
-        params, grads, states = ([x[i] for i in old] for x in (params, grads, states))
-    if params:
-        _call(fn, params, grads, states, keys, values, step_is_double, algorithm)
+        for fn_, part in ((fn_first, True), (fn, False)):
+            idx = [i for i, f in enumerate(first) if f is part]
+            if idx:
+                _call(fn_, [params[i] for i in idx], [grads[i] for i in idx],
+                      [states[i] for i in idx], keys, algorithm.scalar_keys, counted, values,
+                      step_mode)
+        return True  # the next step builds the layout, with every buffer in place
+    _call(fn, params, grads, states, keys, algorithm.scalar_keys, counted, values, step_mode)
+    layouts[id(group)] = _Layout(opt, algorithm, group, fn, flags, counted, params, states, keys)
     return True
 
 
@@ -136,32 +205,33 @@ def _states_qualify(states: list[dict], params: list, keys: tuple, dtype: torch.
 
 
 def _steps_qualify(steps: list) -> bool:
-    dtype = steps[0].dtype
-    return all(isinstance(t, torch.Tensor) and t.dtype is dtype and t.is_cpu and t.numel() == 1
-               for t in steps) and dtype in _STEP_DTYPES
+    dtype = steps[0].dtype if isinstance(steps[0], torch.Tensor) else None
+    return dtype in _STEP_DTYPES and all(
+        isinstance(t, torch.Tensor) and t.dtype is dtype and t.is_cpu and t.numel() == 1
+        for t in steps)
 
 
-def _reference_rest(opt, group, params, states, step) -> bool:
+def _reference_rest(opt, group, params, states) -> bool:
     # unusual step tensors (e.g. loaded as ints): count as the reference does and let it run
     for s in states:
         s["step"] += 1
-    opt._reference_update(group, params, states, step)
+    opt._reference_update(group, params, states, int(states[0]["step"].item()) - 1)
     return True
 
 
-def _call(fn, params, grads, states, keys, values, step_is_double, algorithm) -> None:
-    uses_step, scalar_keys = algorithm.uses_step, algorithm.scalar_keys
-    n = len(params)
-    ptrs: list[int | None] = []
+def _call(fn, params, grads, states, keys, scalar_keys, counted, values, step_mode) -> None:
+    """One kernel call without a cached layout (first steps)."""
+    rows = []
     for p, g, s in zip(params, grads, states, strict=True):
-        ptrs.append(p.data_ptr())
-        ptrs.append(g.data_ptr())
-        for k in keys:
-            ptrs.append(s[k].data_ptr())
-        ptrs.append(s["step"].data_ptr() if uses_step else None)
-        for k in scalar_keys:
-            ptrs.append(s[k].data_ptr())
-    bufs = (ctypes.c_void_p * len(ptrs))(*ptrs)
-    numel = (ctypes.c_int64 * n)(*[p.numel() for p in params])
+        rows.append([p.data_ptr(), g.data_ptr(), *(s[k].data_ptr() for k in keys),
+                     s["step"].data_ptr() if counted else 0,
+                     *(s[k].data_ptr() for k in scalar_keys)])
+    table = np.array(rows, dtype=np.uint64)
+    numel = np.array([p.numel() for p in params], dtype=np.int64)
+    _invoke(fn, len(params), table, numel, values, step_mode)
+
+
+def _invoke(fn, n, table, numel, values, step_mode) -> None:
+    """Call a kernel on ``n`` tensors (pointer ``table`` rows, ``numel``), ``values`` as hp."""
     hp = (ctypes.c_double * len(values))(*values)
-    fn(n, bufs, numel, hp, step_is_double, torch.get_num_threads())
+    fn(n, table.ctypes.data, numel.ctypes.data, hp, step_mode, torch.get_num_threads())
