@@ -13,14 +13,16 @@ Each iteration (compiled with numba):
   ``a_it = K_ii + K_tt - 2 K_it`` (``tau = 1e-12`` where it is not positive).
 - **Analytic pair step** (as in :mod:`ravine.svm.smo_reference`): ``alpha_i += y_i s``,
   ``alpha_j -= y_j s``, ``s = min((F_i - F_j) / a_ij, room_i, room_j)``, then
-  ``G += s * y * (K[:, i] - K[:, j])`` over the active set.
+  ``G += s * y * (K[:, i] - K[:, j])``, kept as ``F -= s (K[:, i] - K[:, j])``, over the
+  active set, in the same pass that finds the next ``i``.
 - **Kernel columns** come from an LRU :class:`~ravine.svm.cache.ColumnCache` bounded by
   ``cache_size`` MB.
 - **Shrinking** (Joachims, 1999; libsvm's rule), every ``min(n, 1000)`` iterations: a multiplier
   at a bound that cannot be picked (in ``I_up`` only with ``F_t < M``, or in ``I_low`` only with
-  ``F_t > m``) leaves the active set. Once, when the violation first falls under ``10 tol``, and
-  again at convergence, the gradient of shrunk samples is rebuilt from the support vectors in
-  BLAS blocks and every sample becomes active again.
+  ``F_t > m``) leaves the active set. When the active set has converged, the gradient of the
+  shrunk samples is rebuilt from the support vectors (cached columns first, BLAS blocks for the
+  rest) and every sample becomes active again; SMO goes on until all of them satisfy the rule.
+  (libsvm also unshrinks once at ``10 tol``; here that cost more than it saved.)
 
 References:
     Platt, J. (1998). Sequential minimal optimization. MSR-TR-98-14.
@@ -43,7 +45,7 @@ from .cache import KERNEL_CODES, PRECOMPUTED, ColumnCache, get_column, kernel_en
 from .kernels import Kernel
 from .smo_reference import TAU, intercept_from_gradient
 
-CONVERGED, SHRUNK_CONVERGED, UNSHRINK, MAX_ITER = 0, 1, 2, 3
+CONVERGED, SHRUNK_CONVERGED, MAX_ITER = 0, 1, 3
 
 
 @dataclass
@@ -60,45 +62,37 @@ class SMOResult:
 
 
 @njit(cache=True, nogil=True)
-def _in_up(y, a, C):
-    return (y > 0 and a < C) or (y < 0 and a > 0)
+def _set_flags(t, y, alpha, C, up, low):
+    """``up[t]``: t in I_up; ``low[t]``: t in I_low."""
+    up[t] = (y[t] > 0 and alpha[t] < C) or (y[t] < 0 and alpha[t] > 0)
+    low[t] = (y[t] < 0 and alpha[t] < C) or (y[t] > 0 and alpha[t] > 0)
 
 
 @njit(cache=True, nogil=True)
-def _in_low(y, a, C):
-    return (y < 0 and a < C) or (y > 0 and a > 0)
-
-
-@njit(cache=True, nogil=True)
-def _select_i(y, alpha, G, C, active, n_active):
-    """``(F_max, i)``: the largest ``F = -y G`` over the active part of ``I_up``."""
+def _select_i(F, up, active, n_active):
+    """``(F_max, i)``: the largest ``F`` over the active part of ``I_up``."""
     F_max, i = -np.inf, -1
     for k in range(n_active):
         t = active[k]
-        if _in_up(y[t], alpha[t], C):
-            F = -y[t] * G[t]
-            if F >= F_max:
-                F_max, i = F, t
+        if up[t] and F[t] >= F_max:
+            F_max, i = F[t], t
     return F_max, i
 
 
 @njit(cache=True, nogil=True)
-def _shrink(y, alpha, G, C, active, n_active):
+def _shrink(F, up, low, active, n_active):
     """Move unpickable bounded samples past the end of the active part; return its new size."""
     m, M = -np.inf, np.inf
     for k in range(n_active):
         t = active[k]
-        F = -y[t] * G[t]
-        if _in_up(y[t], alpha[t], C) and F > m:
-            m = F
-        if _in_low(y[t], alpha[t], C) and F < M:
-            M = F
+        if up[t] and F[t] > m:
+            m = F[t]
+        if low[t] and F[t] < M:
+            M = F[t]
     k = 0
     while k < n_active:
         t = active[k]
-        up, low = _in_up(y[t], alpha[t], C), _in_low(y[t], alpha[t], C)
-        F = -y[t] * G[t]
-        if (up and not low and F < M) or (low and not up and F > m):
+        if (up[t] and not low[t] and F[t] < M) or (low[t] and not up[t] and F[t] > m):
             n_active -= 1
             active[k], active[n_active] = active[n_active], active[k]
         else:
@@ -109,12 +103,13 @@ def _shrink(y, alpha, G, C, active, n_active):
 
 @njit(cache=True, nogil=True)
 def smo_loop(
-    code, X, sq, Kpre, gamma, coef0, degree, y, C, tol, max_iter, shrinking, may_unshrink,
-    alpha, G, diag, active, n_active, data, slot_of, owner, last_used, valid_upto, stats,
-    previous_active, out,
+    code, X, sq, Kpre, gamma, coef0, degree, y, C, tol, max_iter, shrinking, alpha, F, up, low,
+    diag, active, n_active, data, slot_of, owner, last_used, valid_upto, stats, previous_active,
+    out,
 ):  # pragma: no cover - compiled
-    """Run SMO until a status: converged, converged on a shrunk set, unshrink due, or max_iter.
+    """Run SMO until a status: converged, converged on a shrunk set, or max_iter.
 
+    Works on ``F = -y G`` and the membership flags ``up``/``low`` (all updated in place);
     ``out`` receives (n_iter, n_active, violation).
     """
     n = y.shape[0]
@@ -122,17 +117,14 @@ def smo_loop(
     counter = min(n, 1000)
     status = MAX_ITER
     gap = np.inf
-    F_max, i = _select_i(y, alpha, G, C, active, n_active)
+    F_max, i = _select_i(F, up, active, n_active)
     while n_iter < max_iter:
         counter -= 1
         if counter == 0:
             counter = min(n, 1000)
             if shrinking:
-                n_active, gap = _shrink(y, alpha, G, C, active, n_active)
-                if may_unshrink and gap <= 10.0 * tol and n_active < n:
-                    status = UNSHRINK
-                    break
-                F_max, i = _select_i(y, alpha, G, C, active, n_active)
+                n_active, gap = _shrink(F, up, low, active, n_active)
+                F_max, i = _select_i(F, up, active, n_active)
         F_min, j, best = np.inf, -1, np.inf
         if i >= 0:
             Ki = data[get_column(i, data, slot_of, owner, last_used, valid_upto, stats, code, X, sq,
@@ -141,14 +133,12 @@ def smo_loop(
             d_i = diag[i]
             for k in range(n_active):  # branch-free: y's signs are a coin toss for a predictor
                 t = active[k]
-                yt, at = y[t], alpha[t]
-                low = ((yt < 0) & (at < C)) | ((yt > 0) & (at > 0))
-                F = -yt * G[t]
-                F_min = min(F_min, F if low else np.inf)
-                b = F_max - F
+                lo, Ft = low[t], F[t]
+                F_min = min(F_min, Ft if lo else np.inf)
+                b = F_max - Ft
                 a = d_i + diag[t] - 2.0 * Ki[t]
                 gain = -b * b / (a if a > 0 else TAU)
-                better = low & (b > 0) & (gain <= best)
+                better = lo & (b > 0) & (gain <= best)
                 best = gain if better else best
                 j = t if better else j
         gap = F_max - F_min
@@ -160,23 +150,24 @@ def smo_loop(
         a = diag[i] + diag[j] - 2.0 * Ki[j]
         room_i = C - alpha[i] if y[i] > 0 else alpha[i]
         room_j = alpha[j] if y[j] > 0 else C - alpha[j]
-        s = min((F_max + y[j] * G[j]) / (a if a > 0 else TAU), room_i, room_j)
+        s = min((F_max - F[j]) / (a if a > 0 else TAU), room_i, room_j)
         alpha[i] = min(max(alpha[i] + y[i] * s, 0.0), C)
         alpha[j] = min(max(alpha[j] - y[j] * s, 0.0), C)
         if s == room_i:  # land exactly on the bound
             alpha[i] = C if y[i] > 0 else 0.0
         if s == room_j:
             alpha[j] = 0.0 if y[j] > 0 else C
-        # gradient update fused with the next i = argmax_{I_up} F (one pass instead of two)
+        _set_flags(i, y, alpha, C, up, low)
+        _set_flags(j, y, alpha, C, up, low)
+        # F update (G += s y (K_i - K_j) means F -= s (K_i - K_j)) fused with the next
+        # i = argmax_{I_up} F: one pass instead of two
         F_max, i = -np.inf, -1
         for k in range(n_active):
             t = active[k]
-            yt, at = y[t], alpha[t]
-            g = G[t] + s * yt * (Ki[t] - Kj[t])
-            G[t] = g
-            F = -yt * g
-            better = (((yt > 0) & (at < C)) | ((yt < 0) & (at > 0))) & (F >= F_max)
-            F_max = F if better else F_max
+            Ft = F[t] - s * (Ki[t] - Kj[t])
+            F[t] = Ft
+            better = up[t] & (Ft >= F_max)
+            F_max = Ft if better else F_max
             i = t if better else i
         n_iter += 1
     out[0], out[1], out[2] = n_iter, n_active, gap
@@ -185,10 +176,10 @@ def smo_loop(
 
 @njit(cache=True, nogil=True)
 def _gradient_from_cached_columns(
-    code, X, sq, Kpre, gamma, coef0, degree, y, alpha, G, active, n_active, data, slot_of,
+    code, X, sq, Kpre, gamma, coef0, degree, y, alpha, F, active, n_active, data, slot_of,
     valid_upto, epoch,
 ):  # pragma: no cover - compiled
-    """Add the terms of support vectors whose columns are cached to ``G`` of shrunk samples.
+    """Subtract the terms of support vectors with cached columns from ``F`` of shrunk samples.
 
     A cached column already holds ``K_ts`` for every ``t`` shrunk after it was computed
     (positions ``n_active <= p < valid_upto``); the other entries are computed here when they
@@ -209,24 +200,26 @@ def _gradient_from_cached_columns(
         column = data[slot]
         for p in range(n_active, covered):
             t = active[p]
-            G[t] += y[t] * c * column[t]
+            F[t] -= c * column[t]
         for p in range(covered, n):
             t = active[p]
-            G[t] += y[t] * c * kernel_entry(code, X, sq, Kpre, gamma, coef0, degree, s, t)
+            F[t] -= c * kernel_entry(code, X, sq, Kpre, gamma, coef0, degree, s, t)
     return left
 
 
-def rebuild_gradient(kernel, X, y, alpha, G, active, n_active, cache, code, sq, Kpre,
+def rebuild_gradient(kernel, X, y, alpha, F, active, n_active, cache, code, sq, Kpre,
                      chunk_bytes=32 * 2**20):
-    """Recompute ``G[t] = y_t sum_s alpha_s y_s K_ts - 1`` for the shrunk ``t = active[n_active:]``.
+    """Recompute ``F[t] = -y_t G_t = y_t - sum_s alpha_s y_s K_ts`` for shrunk ``t``.
+
+    The shrunk samples are ``active[n_active:]``.
 
     Support vectors with a cached column contribute from the cache; the others through
     kernel blocks (BLAS), ``chunk_bytes`` at a time.
     """
     rows = active[n_active:]
-    G[rows] = -1.0
+    F[rows] = y[rows]
     left = _gradient_from_cached_columns(
-        code, X, sq, Kpre, kernel.gamma, kernel.coef0, kernel.degree, y, alpha, G, active,
+        code, X, sq, Kpre, kernel.gamma, kernel.coef0, kernel.degree, y, alpha, F, active,
         n_active, cache.data, cache.slot_of, cache.valid_upto, cache.stats[3],
     )
     sv = np.flatnonzero(left)
@@ -237,7 +230,7 @@ def rebuild_gradient(kernel, X, y, alpha, G, active, n_active, cache, code, sq, 
     step = max(1, chunk_bytes // (8 * sv.size))
     for start in range(0, rows.size, step):
         r = rows[start : start + step]
-        G[r] += y[r] * (kernel(X[r], X[sv]) @ coef)
+        F[r] -= kernel(X[r], X[sv]) @ coef
 
 
 def solve_smo(
@@ -286,24 +279,24 @@ def solve_smo(
         diag = kernel.diagonal(X)
     sq = np.einsum("ij,ij->i", X, X)
     cache = ColumnCache(n, cache_size)
-    alpha, G = np.zeros(n), -np.ones(n)
+    alpha, F = np.zeros(n), y.copy()  # F = -y G, and G = -1 at alpha = 0
+    up, low = y > 0, y < 0
     active, n_active = np.arange(n), n
     out = np.zeros(3)
-    n_iter, may_unshrink = 0, False
+    n_iter = 0
     while True:
         status = smo_loop(
             code, X, sq, Kpre, kernel.gamma, kernel.coef0, kernel.degree, y, float(C), tol,
-            limit - n_iter, shrinking, may_unshrink, alpha, G, diag, active, n_active,
+            limit - n_iter, shrinking, alpha, F, up, low, diag, active, n_active,
             cache.data, cache.slot_of, cache.owner, cache.last_used, cache.valid_upto,
             cache.stats, cache.previous_active, out,
         )
         n_iter += int(out[0])
         n_active, gap = int(out[1]), float(out[2])
         if n_active < n:
-            rebuild_gradient(kernel, X, y, alpha, G, active, n_active, cache, code, sq, Kpre)
+            rebuild_gradient(kernel, X, y, alpha, F, active, n_active, cache, code, sq, Kpre)
             cache.new_epoch(active)
             n_active = n
-            may_unshrink = may_unshrink and status != UNSHRINK
             if status != MAX_ITER:
                 continue  # check optimality again on every sample
         if status in (CONVERGED, MAX_ITER):
@@ -318,7 +311,7 @@ def solve_smo(
         )
     return SMOResult(
         alpha=alpha,
-        intercept=intercept_from_gradient(alpha, y, G, C),
+        intercept=intercept_from_gradient(alpha, y, -y * F, C),
         n_iter=n_iter,
         violation=gap,
         converged=converged,
