@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import sys
 import time
 
 from ..execution import batch_pair
@@ -17,6 +18,16 @@ from .data import StudyResults, load_results
 from .html import SECTIONS, fmt, image, page, table_html, table_markdown
 
 __all__ = ["write_report"]
+
+
+def _figure_html(make, alt: str) -> str:
+    """``make()`` drawn as an embedded PNG; a figure that fails becomes a visible error note."""
+    try:
+        return image(plots.to_png_base64(make()), alt)
+    except Exception as exc:  # one broken figure must not lose the rest of the report
+        print(f"ravine compare: figure {alt!r} failed: {exc!r}", file=sys.stderr)
+        return (f'<p class="diverged">Figure "{html.escape(alt)}" could not be drawn: '
+                f"{html.escape(repr(exc))}</p>")
 
 
 def _classify_endpoint(surface, xy: tuple[float, float]) -> str:
@@ -43,8 +54,8 @@ def _trajectories(res: StudyResults, labels: list[str]) -> str:
             continue
         surface = SURFACES[problem.name]
         prs = [res.pairs[problem.name, o] for o in labels]
-        out.append(image(plots.to_png_base64(plots.trajectories(surface, prs, labels)),
-                         f"trajectories on {problem.name}"))
+        out.append(_figure_html(lambda s=surface, q=prs: plots.trajectories(s, q, labels),
+                                f"trajectories on {problem.name}"))
         rows = []
         for pr in prs:
             if not pr.finals:
@@ -113,10 +124,10 @@ def _schedules(res: StudyResults) -> tuple[str, dict]:
                 "the axis; in the batch study the warmup is one epoch.</p>")
     if not curves:
         return '<p class="note">Every optimizer used a constant learning rate.</p>', curves
-    fig = plots.schedules_figure(curves, steps)
     text = "<ul>" + "".join(f"<li><code>{html.escape(k)}</code>: <code>{html.escape(repr(v))}"
                             f"</code></li>" for k, v in curves.items()) + "</ul>"
-    return image(plots.to_png_base64(fig), "schedules") + note + text, curves
+    figure = _figure_html(lambda: plots.schedules_figure(curves, steps), "schedules")
+    return figure + note + text, curves
 
 
 def _batch(res: StudyResults) -> str:
@@ -125,7 +136,6 @@ def _batch(res: StudyResults) -> str:
         return ('<p class="note">Not run: the batch-size study needs its problem '
                 f"({b.problem if b else '-'}) and optimizer ({b.optimizer if b else '-'}, "
                 "without a schedule) in the study.</p>")
-    fig = plots.batch_figure(res.batch, b.epochs)
     rows = []
     for r in sorted(res.batch, key=lambda r: (r["params"]["batch_size"], r["params"]["scaling"],
                                               r["seed"])):
@@ -137,7 +147,8 @@ def _batch(res: StudyResults) -> str:
     intro = (f"<p>{b.problem} with {b.optimizer} for {b.epochs} epochs at each batch size. "
              "The base lr is the tuned one at the problem's batch size; the linear scaling rule "
              "(Goyal et al. 2017) multiplies it by batch/base after one epoch of warmup.</p>")
-    return intro + image(plots.to_png_base64(fig), "batch-size study") + table_html(
+    figure = _figure_html(lambda: plots.batch_figure(res.batch, b.epochs), "batch-size study")
+    return intro + figure + table_html(
         ["batch", "lr rule", "lr", "seed", "s / epoch", "test accuracy"], rows)
 
 
@@ -149,8 +160,8 @@ def write_report(store: RunStore, study: Study, out_dir: str) -> tuple[str, str]
     sec: dict[str, str] = {}
     sec["trajectories"] = _trajectories(res, labels)
     sec["curves"] = "\n".join(
-        image(plots.to_png_base64(plots.loss_curves(p, [res.pairs[p.name, o] for o in labels],
-                                                    labels)), f"loss curves {p.name}")
+        _figure_html(lambda p=p: plots.loss_curves(p, [res.pairs[p.name, o] for o in labels],
+                                                   labels), f"loss curves {p.name}")
         for p in study.problems)
     rows, classes, header, md_rows, steps, secs = _targets(res, labels)
     sec["targets"] = ("<p>Median over seeds (seeds that reached the target / seeds); seconds are "
@@ -158,15 +169,16 @@ def write_report(store: RunStore, study: Study, out_dir: str) -> tuple[str, str]
                       + table_html(header, rows, classes))
     sec["profiles"] = ("<p>rho(tau): the fraction of problems on which an optimizer reaches the "
                        "target within tau times the best optimizer's steps or time (Dolan &amp; "
-                       "Moré 2002; AlgoPerf, Dahl et al. 2023).</p>" + image(plots.to_png_base64(
-                           plots.performance_profiles(steps, secs, labels)), "profiles"))
+                       "Moré 2002; AlgoPerf, Dahl et al. 2023).</p>" + _figure_html(
+                           lambda: plots.performance_profiles(steps, secs, labels), "profiles"))
     best_rows = [[p.name, *[fmt(res.pairs[p.name, o].best_params.get("lr")) for o in labels]]
                  for p in study.problems]
     sec["sensitivity"] = (
         f"<p>{study.trials} Optuna (TPE) trials per problem and optimizer, on seed 0; "
-        "the objective is the final training loss; diverged trials are x at the top.</p>"
-        + image(plots.to_png_base64(plots.lr_sensitivity(study.problems, res.pairs, labels)),
-                "lr sensitivity")
+        "the objective is the final training loss (drawn clipped to +-1e12); diverged "
+        "trials are x at the top.</p>"
+        + _figure_html(lambda: plots.lr_sensitivity(study.problems, res.pairs, labels),
+                       "lr sensitivity")
         + table_html(["best lr", *labels], best_rows))
     sec["schedules"], _ = _schedules(res)
     sec["batch"] = _batch(res)

@@ -20,6 +20,20 @@ __all__ = ["to_png_base64", "trajectories", "loss_curves", "performance_profiles
            "lr_sensitivity", "schedules_figure", "batch_figure", "profile_ratios"]
 
 
+# losses beyond this are drawn at the limit: a log axis over 10^270 cannot place its ticks
+DISPLAY_LIMIT = 1e12
+
+
+def clip_for_display(values):
+    """Clip to [-DISPLAY_LIMIT, DISPLAY_LIMIT] (a run that blew up to 1e200 stays on the plot).
+
+    Example:
+        >>> clip_for_display(np.array([1e300, -5.0, -1e90])).tolist()
+        [1000000000000.0, -5.0, -1000000000000.0]
+    """
+    return np.clip(values, -DISPLAY_LIMIT, DISPLAY_LIMIT)
+
+
 def _figure(w: float, h: float) -> Figure:
     fig = Figure(figsize=(w, h), dpi=90, layout="constrained")
     FigureCanvasAgg(fig)
@@ -93,6 +107,8 @@ def loss_curves(problem, pairs: list[PairResult], labels: list[str]) -> Figure:
             if band is None:
                 continue
             xs, mean, lo, hi = band
+            if key == "loss":
+                mean, lo, hi = (clip_for_display(a) for a in (mean, lo, hi))
             label = pr.optimizer + (f" ({pr.n_diverged} diverged)" if pr.n_diverged else "")
             ax.plot(xs, mean, color=colors[pr.optimizer], label=label, lw=1.4)
             ax.fill_between(xs, lo, hi, color=colors[pr.optimizer], alpha=0.2, lw=0)
@@ -166,12 +182,14 @@ def lr_sensitivity(problems, pairs: dict, labels: list[str]) -> Figure:
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     colors = _colors(labels)
     for ax, problem in zip(axes, problems, strict=False):
-        finite = [t["objective"] for o in labels for t in pairs[problem.name, o].trials
+        finite = [float(clip_for_display(t["objective"])) for o in labels
+                  for t in pairs[problem.name, o].trials
                   if t["status"] == "finished" and t["objective"] is not None]
         top = max(finite) if finite else 1.0
         for opt in labels:
             trials = pairs[problem.name, opt].trials
-            ok = sorted((t["params"]["lr"], t["objective"]) for t in trials
+            ok = sorted((t["params"]["lr"], float(clip_for_display(t["objective"])))
+                        for t in trials
                         if t["status"] == "finished" and t["objective"] is not None)
             bad = [t["params"]["lr"] for t in trials if t["status"] == "diverged"]
             if ok:
