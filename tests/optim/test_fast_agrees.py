@@ -49,6 +49,11 @@ CASES += [(n, getattr(ro, c), kw) for n, c, kw in _MORE if hasattr(ro, c)]
 OWN_CASES = [(n, getattr(ro, c), kw) for n, c, kw in [
     ("lion", "Lion", dict(lr=0.01)),
     ("lion_wd_max", "Lion", dict(lr=0.01, weight_decay=0.5, maximize=True, betas=(0.5, 0.9))),
+    ("lamb", "LAMB", dict(lr=0.01, weight_decay=0.1)),
+    ("lamb_max", "LAMB", dict(lr=0.01, maximize=True, betas=(0.8, 0.9))),
+    ("lars", "LARS", dict(lr=0.5, weight_decay=1e-2, trust_coefficient=0.02)),
+    ("lars_nesterov_max", "LARS", dict(lr=0.5, nesterov=True, maximize=True)),
+    ("lars_plain", "LARS", dict(lr=0.5, momentum=0.0, weight_decay=0.1)),
 ] if hasattr(ro, c)]
 SHAPES = [(1,), (37,), (16, 33), (130, 70)]
 TOL = {torch.float64: 1e-12, torch.float32: 1e-6}

@@ -137,6 +137,36 @@ def test_two_threads_on_tensors_larger_than_the_grain(kernel_calls):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
 
 
+def _clip_sgd(params, **kw):
+    from ravine.transforms import chain, clip_by_global_norm, scale_by_lr
+    return ro.ChainOptimizer(params, chain(clip_by_global_norm(), scale_by_lr()), **kw)
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: ro.LAMB(ps, lr=0.01, weight_decay=0.1),
+    lambda ps: ro.LARS(ps, lr=0.5, weight_decay=0.01, trust_coefficient=0.02),
+    lambda ps: _clip_sgd(ps, lr=0.1, max_norm=5.0),
+], ids=["lamb", "lars", "clip_global_norm"])
+def test_norms_split_across_threads_match_reference(make, kernel_calls):
+    """A tensor shared by two threads still gets its own norm (per-tensor semantics)."""
+    torch.set_num_threads(2)
+    runs = []
+    for path in ("kernel", "reference"):
+        gen = torch.Generator().manual_seed(6)
+        params = [torch.randn(s, dtype=torch.float64, generator=gen).requires_grad_()
+                  for s in [(150_001,), (3,), (90_000,)]]
+        opt = make(params)
+        opt.fast_path = path
+        for i in range(3):
+            for j, p in enumerate(params):
+                p.grad = torch.randn(p.shape, dtype=torch.float64, generator=gen) * (j + i + 1)
+            opt.step()
+        runs.append(params)
+    assert kernel_calls
+    for a, b in zip(*runs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
 def test_fast_path_argument_is_validated(monkeypatch):
     p = torch.zeros(2, requires_grad=True)
     with pytest.raises(ValueError, match="fast_path"):

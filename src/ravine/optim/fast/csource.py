@@ -33,6 +33,7 @@ _TYPES = {
 _TEMPLATE = """\
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <omp.h>
 
 typedef {ctype} T;
@@ -41,6 +42,8 @@ typedef {ctype} T;
 #define ABS {fabs}
 {flags}
 #define NBUF {nbuf}
+#define NACC {nacc}
+#define HAS_GLOBAL {has_global}
 #define STEP {step_index}
 
 static inline double read_step(const void *ptr, int is_double) {{
@@ -48,13 +51,26 @@ static inline double read_step(const void *ptr, int is_double) {{
     return (is_double & 1) ? *(const double *)ptr : (double)*(const float *)ptr;
 }}
 
-static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, int step_dbl) {{
+static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, int step_dbl,
+                    int pass, double factor, double *acc) {{
 {pointers}
     const double t = read_step(b[STEP], step_dbl);
-    (void)t;
+    (void)t; (void)factor; (void)acc;
 {scalars}
 {hyper}
 {prologue}
+#if NACC > 0
+    if (pass == 0) {{ /* per-tensor sums (norms) that the factor of pass 1 needs */
+        double acc0 = 0.0, acc1 = 0.0;
+        #pragma omp simd reduction(+:acc0, acc1)
+        for (int64_t i = lo; i < hi; ++i) {{
+{reduce}
+        }}
+        acc[0] += acc0;
+        if (NACC > 1) acc[1] += acc1;
+        return;
+    }}
+#endif
     for (int64_t i = lo; i < hi; ++i) {{
 {body}
     }}
@@ -68,13 +84,39 @@ static void prepare(void *const *b, const double *hp, int step_dbl) {{
 {prepare}
 }}
 
+/* the factor of each tensor from the sums of all threads, added in thread order */
+static void finalize(int64_t n, const double *hp, const double *part, int nt, double *factors) {{
+{hyper}
+    double g0 = 0.0;
+    (void)g0;
+    for (int64_t k = 0; k < n; ++k) {{
+        double sum0 = 0.0, sum1 = 0.0;
+        for (int th = 0; th < nt; ++th) {{
+            sum0 += part[(th * n + k) * NACC];
+            if (NACC > 1) sum1 += part[(th * n + k) * NACC + 1];
+        }}
+        (void)sum1;
+        double factor = 1.0;
+{finalize}
+        factors[k] = factor;
+    }}
+#if HAS_GLOBAL
+    double factor = 1.0;
+{finalize_global}
+    for (int64_t k = 0; k < n; ++k) factors[k] = factor;
+#endif
+}}
+
 static void run_range(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
-                      int step_dbl, int64_t lo, int64_t hi) {{
+                      int step_dbl, int64_t lo, int64_t hi, int pass, const double *factors,
+                      double *part) {{
     int64_t base = 0;
     for (int64_t k = 0; k < n && base < hi; ++k) {{
         int64_t a = lo > base ? lo - base : 0;
         int64_t e = hi - base < numel[k] ? hi - base : numel[k];
-        if (a < e) segment(bufs + k * NBUF, a, e, hp, step_dbl);
+        if (a < e)
+            segment(bufs + k * NBUF, a, e, hp, step_dbl, pass, factors ? factors[k] : 1.0,
+                    part ? part + k * (NACC > 0 ? NACC : 1) : 0);
         base += numel[k];
     }}
 }}
@@ -93,18 +135,36 @@ void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const doubl
         for (int64_t k = 0; k < n; ++k) prepare(bufs + k * NBUF, hp, step_dbl);
     int64_t most = total / {grain};
     if (n_threads > most) n_threads = (int)most;
-    if (n_threads <= 1) {{
-        run_range(n, bufs, numel, hp, step_dbl, 0, total);
-        return;
+    if (n_threads < 1) n_threads = 1;
+#if NACC > 0
+    double *part = calloc((size_t)(n_threads * n * NACC + n), sizeof(double));
+    double *factors = part + n_threads * n * NACC;
+#else
+    double *part = 0, *factors = 0;
+#endif
+    if (n_threads == 1) {{
+        if (NACC > 0) {{
+            run_range(n, bufs, numel, hp, step_dbl, 0, total, 0, 0, part);
+            finalize(n, hp, part, 1, factors);
+        }}
+        run_range(n, bufs, numel, hp, step_dbl, 0, total, 1, factors, 0);
+    }} else {{
+        #pragma omp parallel num_threads(n_threads)
+        {{
+            int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
+            /* boundaries on 16-element (cache-line) multiples: no false sharing */
+            int64_t lo = (total * id / nt) & ~(int64_t)15;
+            int64_t hi = id == nt - 1 ? total : (total * (id + 1) / nt) & ~(int64_t)15;
+            if (NACC > 0) {{
+                run_range(n, bufs, numel, hp, step_dbl, lo, hi, 0, 0, part + id * n * NACC);
+                #pragma omp barrier
+                #pragma omp single
+                finalize(n, hp, part, n_threads, factors);
+            }}
+            run_range(n, bufs, numel, hp, step_dbl, lo, hi, 1, factors, 0);
+        }}
     }}
-    #pragma omp parallel num_threads(n_threads)
-    {{
-        int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
-        /* boundaries on 16-element (cache-line) multiples: no false sharing */
-        int64_t lo = (total * id / nt) & ~(int64_t)15;
-        int64_t hi = id == nt - 1 ? total : (total * (id + 1) / nt) & ~(int64_t)15;
-        run_range(n, bufs, numel, hp, step_dbl, lo, hi);
-    }}
+    free(part);
 }}
 """
 
@@ -123,6 +183,11 @@ class KernelSource:
             as ``step``), read as doubles in the prologue.
         prepare: C statements run once per tensor, serially, before the loops (pointers
             ``<scalar>_ptr``; update scalar state here, never in the body).
+        n_acc: 0, or the number (1-2) of per-tensor sums of a first pass (norms for LAMB,
+            LARS, clipping); the kernel then runs ``reduce`` over all elements (adding to
+            ``acc0``, ``acc1``, in double), ``finalize`` per tensor (from ``sum0``, ``sum1`` set
+            ``factor``, may add to the global ``g0``), ``finalize_global`` if given (sets one
+            ``factor`` for all), and ``body`` with ``factor`` (a double) in scope.
     """
 
     buffers: tuple[str, ...]
@@ -131,6 +196,10 @@ class KernelSource:
     body: str
     scalars: tuple[str, ...] = ()
     prepare: str = ""
+    n_acc: int = 0
+    reduce: str = ""
+    finalize: str = ""
+    finalize_global: str = ""
 
 
 def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
@@ -151,6 +220,9 @@ def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
         + f"\n#define HAS_PREPARE {int(bool(src.prepare.strip()))}",
         pointers=pointers, hyper=hyper, prologue=_indent(src.prologue, 4),
         scalars=scalars, prepare=ptrs + "\n" + _indent(src.prepare, 4),
+        nacc=src.n_acc, has_global=int(bool(src.finalize_global.strip())),
+        reduce=_indent(src.reduce, 12), finalize=_indent(src.finalize, 8),
+        finalize_global=_indent(src.finalize_global, 4),
         body=_indent(src.body, 8))
 
 
