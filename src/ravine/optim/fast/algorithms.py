@@ -191,11 +191,12 @@ class AdamAlgorithm(Algorithm):
 
 
 from .algorithms_adaptive import ADAPTIVE  # noqa: E402  (they subclass Algorithm)
+from .algorithms_chains import CHAINS  # noqa: E402
 from .algorithms_nadam_radam import NADAM_RADAM  # noqa: E402
 from .algorithms_per_tensor import PER_TENSOR  # noqa: E402
 
 ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE, *NADAM_RADAM,
-                               *PER_TENSOR]
+                               *PER_TENSOR, *CHAINS]
 
 
 def algorithm_for(transform: Any) -> Algorithm | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,9 @@ def kernel(algorithm: Algorithm, dtype: str, flags: dict[str, int]):
         source = render(algorithm.source(flags), dtype, flags)
         tag = "-".join(f"{k.lower()}{v}" for k, v in sorted(flags.items()))
         lib = compiler.load_library(source, f"{algorithm.name}-{dtype}-{tag}")
+        if lib is None and compiler.find_compiler() is not None:
+            warnings.warn(f"ravine: building the {algorithm.name} kernel failed, using the "
+                          f"reference path: {compiler.last_error}", RuntimeWarning, stacklevel=3)
         if lib is not None:
             fn = lib.ravine_step
             fn.restype = None
