@@ -131,16 +131,18 @@ def smo_loop(
                                  Kpre, gamma, coef0, degree, active, n_active,
                                  previous_active)]
             d_i = diag[i]
-            for k in range(n_active):  # branch-free: y's signs are a coin toss for a predictor
+            for k in range(n_active):
+                # no branch on low[t] (a coin toss for the predictor); the rare improvements
+                # of the running minima are the only branches taken
                 t = active[k]
                 lo, Ft = low[t], F[t]
-                F_min = min(F_min, Ft if lo else np.inf)
+                if lo & (Ft < F_min):
+                    F_min = Ft
                 b = F_max - Ft
                 a = d_i + diag[t] - 2.0 * Ki[t]
                 gain = -b * b / (a if a > 0 else TAU)
-                better = lo & (b > 0) & (gain <= best)
-                best = gain if better else best
-                j = t if better else j
+                if lo & (b > 0) & (gain <= best):
+                    best, j = gain, t
         gap = F_max - F_min
         if j < 0 or gap <= tol:
             status = SHRUNK_CONVERGED if n_active < n else CONVERGED
@@ -166,9 +168,8 @@ def smo_loop(
             t = active[k]
             Ft = F[t] - s * (Ki[t] - Kj[t])
             F[t] = Ft
-            better = up[t] & (Ft >= F_max)
-            F_max = Ft if better else F_max
-            i = t if better else i
+            if up[t] & (Ft >= F_max):
+                F_max, i = Ft, t
         n_iter += 1
     out[0], out[1], out[2] = n_iter, n_active, gap
     return status
