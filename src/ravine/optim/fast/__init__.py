@@ -6,6 +6,18 @@ flags, so later processes only load it) and called through :mod:`ctypes` with th
 of the parameters, gradients and torch.optim-layout state tensors, which it updates in place.
 Hyperparameters are passed as doubles every step, so schedules keep working. Without a compiler,
 or for groups that do not qualify, the reference transforms run instead (same results).
+
+Example:
+    >>> import torch
+    >>> import ravine.optim as ro
+    >>> w = torch.zeros(3, requires_grad=True)
+    >>> opt = ro.Adam([w], lr=0.1)          # fast_path="auto": the fused kernel when it can
+    >>> w.grad = torch.tensor([1.0, -2.0, 0.0])
+    >>> opt.step()
+    >>> [round(x, 6) for x in w.tolist()]   # Adam's first step: -lr * sign(g)
+    [-0.1, 0.1, 0.0]
+    >>> algorithm_for(opt.transform).name
+    'adam'
 """
 
 from .algorithms import ALGORITHMS, Algorithm, algorithm_for
