@@ -134,11 +134,19 @@ def run_unit(study: Study, store: RunStore, unit: tuple, reporter: Reporter) -> 
     return f"batch size {size}: done"
 
 
+_WORKER_STUDIES: dict[str, Study] = {}
+
+
 def _worker(definition: dict, store_path: str, unit: tuple, q) -> str:
+    import json
+
     import torch
 
     torch.set_num_threads(1)
-    study = study_from_dict(definition)
+    key = json.dumps(definition, sort_keys=True, default=str)
+    if key not in _WORKER_STUDIES:  # validating builds every problem once: once per worker
+        _WORKER_STUDIES[key] = study_from_dict(definition)
+    study = _WORKER_STUDIES[key]
     store = RunStore(store_path)
     try:
         return run_unit(study, store, unit, QueueReporter(q))
