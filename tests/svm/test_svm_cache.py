@@ -69,3 +69,15 @@ def test_svm_cache_completes_columns_after_unshrink():
     slot = _get(10, X, sq, kern, c, np.arange(50), 50)
     np.testing.assert_allclose(c.data[slot], K[:, 10], rtol=1e-12)
     assert c.stats[2] == 1  # completed, not recomputed
+
+
+def test_svm_vectorised_exp_matches_numpy():
+    from ravine.svm.cache import exp_nonpositive
+
+    z = np.concatenate([-np.logspace(-14, 2.8, 20_000), [0.0, 1e-13, 0.5, 1.0, -700.0]])
+    out = z.copy()
+    exp_nonpositive(out)
+    np.testing.assert_allclose(out, np.exp(z), rtol=1e-15, atol=0)
+    tail = np.array([-708.5, -1e4, -np.inf])
+    exp_nonpositive(tail)
+    assert tail.tolist() == [0.0, 0.0, 0.0]  # below exp(-708) ~ 3e-308: zero, never garbage
