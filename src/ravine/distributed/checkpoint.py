@@ -10,11 +10,11 @@ it on every rank; ZeRO keeps the entries of its own shard.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.distributed.optim import ZeroRedundancyOptimizer
 
 __all__ = ["CHECKPOINT_FORMAT", "gather_optimizer_state", "load_checkpoint", "save_checkpoint"]
 
@@ -23,6 +23,12 @@ CHECKPOINT_FORMAT = "ravine.distributed.checkpoint/1"
 
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
+
+
+def _is_zero(optimizer: torch.optim.Optimizer) -> bool:
+    # without importing torch.distributed.optim (seconds): no ZeRO exists unless it was imported
+    module = sys.modules.get("torch.distributed.optim.zero_redundancy_optimizer")
+    return module is not None and isinstance(optimizer, module.ZeroRedundancyOptimizer)
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -48,7 +54,7 @@ def gather_optimizer_state(optimizer: torch.optim.Optimizer, to: int = 0) -> dic
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer)!r}")
     _check_rank(to)
     me = dist.get_rank() if _distributed() else 0
-    if isinstance(optimizer, ZeroRedundancyOptimizer):
+    if _is_zero(optimizer):
         optimizer.consolidate_state_dict(to=to)
     return optimizer.state_dict() if me == to else None
 

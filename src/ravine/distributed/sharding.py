@@ -17,15 +17,17 @@ optimizer built without it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
-from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from ..optim import LBFGS, ChainOptimizer, OptimizerWrapper
 from ..transforms.base import Chain, Transform
 from ..transforms.clipping import clip_by_global_norm
+
+if TYPE_CHECKING:  # importing torch.distributed.optim takes seconds (FSDP); done when used
+    from torch.distributed.optim import ZeroRedundancyOptimizer
 
 __all__ = [
     "check_sharded_scope",
@@ -226,6 +228,8 @@ def zero_optimizer(params: Iterable[Any], optimizer_class: type, *, process_grou
         Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training Trillion Parameter
         Models", SC 2020.
     """
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+
     return ZeroRedundancyOptimizer(
         params, optimizer_class=sharded(optimizer_class, process_group),
         process_group=process_group, parameters_as_bucket_view=parameters_as_bucket_view,
@@ -239,6 +243,8 @@ def check_sharded_scope(optimizer: ZeroRedundancyOptimizer) -> None:
     (not by :func:`zero_optimizer`) sees only this rank's shard of each group, so its norm, and
     hence the update, differ from the unsharded run whenever clipping is active.
     """
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+
     if not isinstance(optimizer, ZeroRedundancyOptimizer):
         raise TypeError(
             f"optimizer must be a ZeroRedundancyOptimizer, got {type(optimizer).__name__}")
