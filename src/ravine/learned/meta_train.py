@@ -112,8 +112,8 @@ class MetaTrainResult:
     Attributes:
         network: the trained network (the same object that was passed in).
         losses: per meta-iteration, the mean optimizee loss along its unroll.
-        validation: ``(iteration, mean loss along the unroll)`` on the validation problems, when
-            a validation set was given.
+        validation: ``(iteration, mean loss after each step of the unroll)`` on the validation
+            problems, when a validation set was given (iteration 0: before training).
     """
 
     network: CoordinatewiseLSTM
@@ -187,7 +187,7 @@ def meta_train(
     result = MetaTrainResult(network)
     for it in range(meta_iterations):
         if validation is not None and it % validate_every == 0:
-            result.validation.append((it, float(evaluate(network, validation, unroll).mean())))
+            result.validation.append((it, _mean_along(network, validation, unroll)))
         problem = family.sample(generator)
         params, state, total = None, None, 0.0
         for start in range(0, unroll, truncation):
@@ -206,9 +206,13 @@ def meta_train(
         if callback is not None:
             callback(it, result.losses[-1])
     if validation is not None:
-        result.validation.append((meta_iterations, float(evaluate(network, validation, unroll)
-                                                          .mean())))
+        result.validation.append((meta_iterations, _mean_along(network, validation, unroll)))
     return result
+
+
+def _mean_along(network: CoordinatewiseLSTM, problems: list[Any], steps: int) -> float:
+    """The meta-loss per step: the mean of the losses after each of the ``steps`` updates."""
+    return float(evaluate(network, problems, steps)[:, 1:].mean())
 
 
 def evaluate(network: CoordinatewiseLSTM, problems: list[Any], steps: int) -> Tensor:
