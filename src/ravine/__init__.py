@@ -1,7 +1,9 @@
 """ravine: optimization for machine learning on PyTorch."""
 
-from . import analysis, ensembles, optim, schedules, solvers, transforms
+from . import analysis, ensembles, landscape, optim, schedules, solvers, transforms
 from .transforms import chain
 
 __version__ = "0.1.0"
-__all__ = ["analysis", "chain", "ensembles", "optim", "schedules", "solvers", "transforms"]
+__all__ = [
+    "analysis", "chain", "ensembles", "landscape", "optim", "schedules", "solvers", "transforms"
+]
