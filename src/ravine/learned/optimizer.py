@@ -115,8 +115,9 @@ class LearnedOptimizer(torch.optim.Optimizer):
         super().__init__(params, {"lr": lr, "maximize": maximize})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
+        if isinstance(param_group, dict):  # check first: a refused group is not added
+            _check_lr(param_group.get("lr", self.defaults["lr"]))
         super().add_param_group(param_group)
-        _check_lr(self.param_groups[-1]["lr"])
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
