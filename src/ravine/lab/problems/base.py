@@ -70,7 +70,7 @@ class Problem:
         target: the :class:`Target` for steps-to-target and time-to-target.
         lr_range: (low, high) of the log-uniform learning-rate search space.
         log_every: steps between two recorded metric rows.
-        build: ``build(seed, **options) -> Task``.
+        build_fn: ``build_fn(seed, **options) -> Task``.
         options: keyword arguments passed to ``build`` (from a config file).
     """
 
@@ -83,8 +83,6 @@ class Problem:
     lr_range: tuple[float, float] = (1e-4, 1.0)
     log_every: int = 1
     options: dict[str, Any] = field(default_factory=dict)
-    batch_size: int | None = None
-    steps_per_epoch: int | None = None
 
     def build(self, seed: int) -> Task:
         return self.build_fn(seed, **self.options)
