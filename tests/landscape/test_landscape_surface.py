@@ -160,3 +160,39 @@ def test_surface_input_errors():
         train_bezier(model, loss_fn, (X, y), model, model, steps=0)
     with pytest.raises(ValueError, match="end"):
         BezierCurve(torch.zeros(3), torch.zeros(2))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 100])
+def test_vectorized_chunks_agree_with_the_reference_loop(chunk_size):
+    model, loss_fn, X, y = _classification_problem()
+    loader = DataLoader(TensorDataset(X, y), batch_size=16)
+    d1, d2 = random_direction(model), random_direction(model)
+    grid = torch.linspace(-1, 1, 5)
+    ref = surface_2d(model, loss_fn, loader, d1, d2, grid, grid[:3], accuracy=True)
+    fast = surface_2d(model, loss_fn, loader, d1, d2, grid, grid[:3], accuracy=True,
+                      chunk_size=chunk_size)
+    torch.testing.assert_close(fast.loss, ref.loss, rtol=1e-12, atol=0)
+    torch.testing.assert_close(fast.accuracy, ref.accuracy, rtol=0, atol=1e-12)
+    one = surface_1d(model, loss_fn, (X, y), d1, grid, chunk_size=chunk_size)
+    one_ref = surface_1d(model, loss_fn, (X, y), d1, grid)
+    torch.testing.assert_close(one.loss, one_ref.loss, rtol=1e-12, atol=0)
+    w2 = FlatParams(model).flatten() + d2
+    lin = linear_interpolation(model, loss_fn, (X, y), model, w2, grid, chunk_size=chunk_size)
+    lin_ref = linear_interpolation(model, loss_fn, (X, y), model, w2, grid)
+    torch.testing.assert_close(lin.loss, lin_ref.loss, rtol=1e-12, atol=0)
+
+
+def test_vectorized_path_on_a_convnet_with_batchnorm_in_eval_mode():
+    model = tiny_convnet().eval()
+    X, y = torch.randn(9, 1, 6, 6, dtype=F64), torch.randint(0, 3, (9,))
+    d1 = random_direction(model)
+    curve = BezierCurve(FlatParams(model).flatten(), FlatParams(model).flatten() + d1,
+                        bend=FlatParams(model).flatten() - d1)
+    ts = torch.linspace(0, 1, 7)
+    ref = curve_path(model, nn.CrossEntropyLoss(), (X, y), curve, ts, accuracy=True)
+    fast = curve_path(model, nn.CrossEntropyLoss(), (X, y), curve, ts, accuracy=True,
+                      chunk_size=3)
+    torch.testing.assert_close(fast.loss, ref.loss, rtol=1e-12, atol=0)
+    torch.testing.assert_close(fast.accuracy, ref.accuracy, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="chunk_size"):
+        curve_path(model, nn.CrossEntropyLoss(), (X, y), curve, ts, chunk_size=0)

@@ -21,6 +21,7 @@ from .directions import (
     pca_directions,
     random_direction,
 )
+from .evaluate import ModelEvaluator
 from .lottery import (
     LotteryResult,
     LotteryRound,
@@ -34,7 +35,6 @@ from .lottery import (
 )
 from .plot import plot_connectivity, plot_contour, plot_surface_1d
 from .surface import (
-    ModelEvaluator,
     PathCurve,
     Surface1D,
     Surface2D,

@@ -12,7 +12,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from .surface import LossFn, ModelEvaluator, PathCurve, _grid, linear_interpolation
+from .evaluate import LossFn, ModelEvaluator, _grid
+from .surface import PathCurve, linear_interpolation
 
 __all__ = [
     "BezierCurve",
@@ -132,6 +133,7 @@ def curve_path(
     *,
     accuracy: bool = False,
     dtype: torch.dtype | None = None,
+    chunk_size: int | None = None,
 ) -> PathCurve:
     """The loss (and accuracy) along a curve ``t -> phi(t)`` in parameter space.
 
@@ -143,6 +145,7 @@ def curve_path(
         ts: the path parameters.
         accuracy: also return the accuracy.
         dtype: optional evaluation dtype.
+        chunk_size: points per ``torch.func.vmap`` call (``None``: one at a time).
 
     Returns:
         :class:`PathCurve` with ``loss[k] = L(phi(ts[k]))``.
@@ -156,12 +159,9 @@ def curve_path(
     """
     ev = ModelEvaluator(model, loss_fn, data, accuracy=accuracy, dtype=dtype)
     grid = _grid(ts, "ts")
-    values = []
     with torch.no_grad():
-        for t in grid.tolist():
-            values.append(ev(ev.point(curve(t).detach())))
-    loss = torch.tensor([v[0] for v in values], dtype=torch.float64)
-    acc = torch.tensor([v[1] for v in values], dtype=torch.float64) if accuracy else None
+        points = [ev.point(curve(t).detach()) for t in grid.tolist()]
+    loss, acc = ev.evaluate([lambda p=p: p for p in points], chunk_size)
     return PathCurve(grid, loss, acc)
 
 
