@@ -55,7 +55,9 @@ class clip_by_global_norm_across_ranks(clip_by_global_norm):
     of the whole group, as without sharding. A rank whose shard of the group is empty must
     still call :meth:`update` (with empty lists) so that the ``all_reduce`` matches up; the
     optimizer classes made by :func:`sharded` do that. Without an initialized process group
-    it is ``clip_by_global_norm``.
+    it is ``clip_by_global_norm``. Only for disjoint shards: with replicated parameters (plain
+    DDP, no ZeRO) each rank holds the whole group and ``clip_by_global_norm`` is the right
+    transform (summing over ranks would count every tensor ``world_size`` times).
 
     Args:
         process_group: the group the parameters are sharded over (default: the world).
@@ -133,7 +135,7 @@ def _check_class(optimizer_class: Any) -> None:
             "curvature pairs couple all parameters, and ZeRO would run it on each shard alone")
 
 
-_SHARDED_CLASSES: dict[tuple[type, int], type] = {}
+_SHARDED_CLASSES: dict[tuple[type, Any], type] = {}  # holds the group: ids are not reused
 
 
 def sharded(optimizer_class: type, process_group: Any = None) -> type:
@@ -144,7 +146,8 @@ def sharded(optimizer_class: type, process_group: Any = None) -> type:
     is over the whole group on all ranks), which still takes part in the ``all_reduce`` when this
     rank's shard of a group is empty, and whose ``skip_nonfinite`` check agrees across ranks
     (a non-finite gradient on any rank skips the step on all). Chains without such links keep
-    their fused kernels. Other ``torch.optim`` classes are returned unchanged.
+    their fused kernels. Other ``torch.optim`` classes are returned unchanged. Meant for
+    ``ZeroRedundancyOptimizer`` (disjoint shards), not for replicated optimizers.
 
     Args:
         optimizer_class: a ``torch.optim.Optimizer`` subclass built from parameters.
@@ -160,7 +163,7 @@ def sharded(optimizer_class: type, process_group: Any = None) -> type:
     _check_class(optimizer_class)
     if not issubclass(optimizer_class, ChainOptimizer):
         return optimizer_class
-    key = (optimizer_class, id(process_group))
+    key = (optimizer_class, process_group)
     if key in _SHARDED_CLASSES:
         return _SHARDED_CLASSES[key]
 
