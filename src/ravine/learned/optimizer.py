@@ -59,7 +59,8 @@ class LearnedOptimizer(torch.optim.Optimizer):
 
     Each coordinate of each parameter keeps its own LSTM hidden and cell states, in the
     optimizer's per-parameter ``state`` (keys ``"step"``, ``"hidden"``, ``"cell"``; the last two of
-    shape ``(num_layers, numel, hidden_size)`` in the network's dtype), so ``state_dict()`` /
+    shape ``(num_layers, numel, hidden_size)`` in the network's dtype, on the parameter's device;
+    the network runs on its own device), so ``state_dict()`` /
     ``load_state_dict()`` checkpoint and resume the optimizer exactly. The network itself is not
     part of the state dict: save it with :func:`save_network` (or pass the file's path here).
     Memory: ``2 * num_layers * hidden_size`` numbers per parameter coordinate (80 for the paper's
@@ -135,7 +136,8 @@ class LearnedOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        dtype = self.network.output.weight.dtype
+        weight = self.network.output.weight  # the network's dtype and device
+        dtype, device = weight.dtype, weight.device
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -148,17 +150,18 @@ class LearnedOptimizer(torch.optim.Optimizer):
                 if not self.state[p]:
                     self.state[p].update(self._fresh_state(p))
             states = [self.state[p] for p in params]
-            flat = torch.cat([g.reshape(-1) for g in grads]).to(dtype)
-            hidden = torch.cat([s["hidden"].to(dtype) for s in states], dim=1)
-            cell = torch.cat([s["cell"].to(dtype) for s in states], dim=1)
+            flat = torch.cat([g.reshape(-1).to(device, dtype) for g in grads])
+            hidden = torch.cat([s["hidden"].to(device, dtype) for s in states], dim=1)
+            cell = torch.cat([s["cell"].to(device, dtype) for s in states], dim=1)
             update, (hidden, cell) = self.network(flat, (hidden, cell))
             offset = 0
             for p, s in zip(params, states, strict=True):
                 n = p.numel()
-                s["hidden"] = hidden[:, offset:offset + n].clone()
-                s["cell"] = cell[:, offset:offset + n].clone()
+                s["hidden"] = hidden[:, offset:offset + n].to(p.device, copy=True)
+                s["cell"] = cell[:, offset:offset + n].to(p.device, copy=True)
                 s["step"] += 1
-                p.add_(update[offset:offset + n].reshape(p.shape).to(p.dtype), alpha=group["lr"])
+                change = update[offset:offset + n].reshape(p.shape).to(p.device, p.dtype)
+                p.add_(change, alpha=group["lr"])
                 offset += n
         return loss
 
