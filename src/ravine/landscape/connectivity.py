@@ -186,7 +186,8 @@ def train_bezier(
         model: a module of the architecture of both end points (it is not modified; it is
             evaluated in its current train/eval mode on copies of its buffers).
         loss_fn: ``loss_fn(outputs, targets) -> scalar``.
-        data: one batch or an iterable of batches (a ``DataLoader`` is re-iterated each pass).
+        data: one batch or an iterable of batches (read once; the steps cycle through the
+            stored batches in order).
         start, end: the end points (flat vectors, modules or state dicts).
         steps: number of optimizer steps (``>= 1``).
         optimizer: ``params -> optimizer`` (any ravine or torch optimizer), default

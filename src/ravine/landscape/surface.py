@@ -83,8 +83,10 @@ def surface_1d(
         center: the point ``theta*`` (default: the model's current parameters).
         accuracy: also return the accuracy at each point.
         dtype: optional evaluation dtype (``torch.float64`` for reference checks).
-        chunk_size: evaluate this many points at once with ``torch.func.vmap`` (faster for
-            small models; same values); ``None`` (default) evaluates one point at a time.
+        chunk_size: evaluate this many points at once with ``torch.func.vmap`` (same
+            values; faster when one evaluation is cheap, e.g. batches of ~100 images, slower
+            for large batches: see ``benchmarks/landscape_surface.py``); ``None`` (default)
+            evaluates one point at a time.
 
     Returns:
         :class:`Surface1D` with ``loss[i] = L(theta* + alphas[i] d)``.
