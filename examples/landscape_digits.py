@@ -12,12 +12,13 @@ recording the parameters every 5 steps. The script then draws (into ``--out``):
   trajectory, with the trajectory projected on it (Li et al. section 7) and the explained
   variance in the title;
 - ``connectivity.png``: training loss along the straight line and along a trained quadratic
-  Bezier curve between two SGD solutions from different seeds (Garipov et al. 2018), with the
-  loss barriers printed;
+  Bezier curve between two SGD solutions from different seeds (60 epochs each; Garipov et al.
+  2018), with the loss barriers printed;
 
 and prints a lottery-ticket table (Frankle & Carbin 2019): iterative magnitude pruning with
-rewinding to initialization, 40% of the remaining weights per round, the test accuracy of each
-ticket next to a random reinitialization of the same mask.
+rewinding to initialization and, late rewinding (Frankle et al. 2020), to the weights after 40
+steps; 40% of the remaining weights per round; the test accuracy of each ticket next to a random
+reinitialization of the same mask.
 
 Run: ``python examples/landscape_digits.py [--out DIR]`` (about a minute on one core).
 """
@@ -163,14 +164,15 @@ def main(out: Path) -> None:
               f"(|theta_0 - theta_n| = {float((paths[name][0] - paths[name][-1]).norm()):.3f})")
     fig.savefig(out / "trajectories.png", dpi=120)
 
-    # mode connectivity between two SGD solutions from different seeds
-    other = train(mlp(1), OPTIMIZERS["SGD"], X, y, epochs=15)
+    # mode connectivity between two SGD solutions from different seeds (trained longer)
+    end_a, end_b = (train(mlp(seed), OPTIMIZERS["SGD"], X, y, epochs=60) for seed in (0, 1))
     ts = torch.linspace(0, 1, 21)
-    linear = linear_path(sgd, LOSS, batch, sgd, other, ts, accuracy=True)
-    curve = train_bezier(sgd, LOSS, batch, sgd, other, steps=400,
+    linear = linear_path(end_a, LOSS, batch, end_a, end_b, ts, accuracy=True)
+    curve = train_bezier(end_a, LOSS, batch, end_a, end_b, steps=600,
                          optimizer=lambda ps: Adam(ps, lr=1e-2),
                          generator=torch.Generator().manual_seed(0))
-    bezier = curve_path(sgd, LOSS, batch, curve, ts, accuracy=True)
+    bezier = curve_path(end_a, LOSS, batch, curve, ts, accuracy=True)
+    print(f"end points: train loss {float(linear.loss[0]):.4f} and {float(linear.loss[-1]):.4f}")
     for label, path in (("linear", linear), ("Bezier", bezier)):
         b_loss, b_err = loss_barrier(path), loss_barrier(path, metric="error")
         print(f"{label:6s} path: max loss {float(path.loss.max()):.4f}, loss barrier "
@@ -185,19 +187,33 @@ def main(out: Path) -> None:
     def train_ticket(model):
         train(model, OPTIMIZERS["Adam"], X, y, epochs=10)
 
-    result = iterative_magnitude_pruning(
-        mlp(0, hidden=16), train_ticket, lambda m: accuracy(m, X_te, y_te), rounds=4, rate=0.4
-    )
+    def test_accuracy(model):
+        return accuracy(model, X_te, y_te)
+
+    result = iterative_magnitude_pruning(mlp(0, hidden=16), train_ticket, test_accuracy,
+                                         rounds=4, rate=0.4)
+    # late rewinding (Frankle et al. 2020): rewind to the weights after 40 steps of dense training
+    early = mlp(0, hidden=16)
+    opt = OPTIMIZERS["Adam"](early.parameters())
+    gen = torch.Generator().manual_seed(123)  # the first 40 steps of train_ticket's run
+    perm = torch.randperm(len(X), generator=gen)
+    for k in range(40):
+        idx = perm[64 * (k % 20):64 * (k % 20) + 64]
+        opt.zero_grad()
+        LOSS(early(X[idx]), y[idx]).backward()
+        opt.step()
+    late = iterative_magnitude_pruning(mlp(0, hidden=16), train_ticket, test_accuracy,
+                                       rounds=4, rate=0.4, rewind_to=early.state_dict())
     print("\nlottery tickets (64-16-10 MLP, Adam, 10 epochs per round, test accuracy)")
-    print("round  sparsity  remaining  ticket   random reinit")
-    for row, masks in zip(result.rounds, result.masks, strict=True):
+    print("round  sparsity  remaining  rewind to init  rewind to step 40  random reinit")
+    for row, row_late, masks in zip(result.rounds, late.rounds, result.masks, strict=True):
         control = mlp(0, hidden=16)
         reinitialize(control, seed=1000 + row.round)
         handle = apply_masks(control, masks)
         train_ticket(control)
         handle.remove()
-        print(f"{row.round:5d}  {row.sparsity:8.3f}  {row.remaining:9d}  {row.accuracy:.4f}   "
-              f"{accuracy(control, X_te, y_te):.4f}")
+        print(f"{row.round:5d}  {row.sparsity:8.3f}  {row.remaining:9d}  {row.accuracy:14.4f}  "
+              f"{row_late.accuracy:17.4f}  {test_accuracy(control):13.4f}")
     print(f"\nfigures in {out}/  ({time.perf_counter() - t0:.0f} s)")
 
 

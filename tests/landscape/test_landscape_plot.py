@@ -42,6 +42,9 @@ def test_1d_and_connectivity_plots(tmp_path):
     assert ax.get_yscale() == "log"
     assert ax.lines[0].get_ydata().tolist() == (alphas**2 + 0.1).tolist()
     assert len(ax.figure.axes) == 2  # the accuracy twin axis
+    ax = plot_surface_1d(Surface1D(alphas, alphas**2), label="a")
+    plot_surface_1d(Surface1D(alphas, 2 * alphas**2), ax=ax, label="b")
+    assert ax.lines[0].get_color() != ax.lines[1].get_color()
     t = torch.linspace(0, 1, 5, dtype=torch.float64)
     paths = {"linear": PathCurve(t, 1 + t * (1 - t), 1 - t * (1 - t)),
              "bezier": PathCurve(t, 1 + 0 * t, 1 + 0 * t)}

@@ -27,7 +27,9 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
 
 def plot_surface_1d(surface: Surface1D, *, ax: Any = None, label: str | None = None,
                     log: bool = False) -> Any:
-    """Draw ``loss(alpha)`` (and accuracy on a twin axis when present); returns the Axes.
+    """Draw ``loss(alpha)`` (and accuracy, dashed, on a twin axis when present); returns the Axes.
+
+    Call it again with the same ``ax`` and a ``label`` to overlay several curves.
 
     Example:
         >>> s = Surface1D(torch.linspace(-1, 1, 5), torch.linspace(-1, 1, 5) ** 2 + 0.1)
@@ -36,15 +38,15 @@ def plot_surface_1d(surface: Surface1D, *, ax: Any = None, label: str | None = N
         1
     """
     ax = _axes(ax, (5, 3.5))
-    ax.plot(surface.alphas.numpy(), surface.loss.numpy(), label=label or "loss", color="C0")
+    (line,) = ax.plot(surface.alphas.numpy(), surface.loss.numpy(), label=label or "loss")
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("alpha")
     ax.set_ylabel("loss")
     if surface.accuracy is not None:
         twin = ax.twinx()
-        twin.plot(surface.alphas.numpy(), surface.accuracy.numpy(), color="C1", ls="--",
-                  label="accuracy")
+        twin.plot(surface.alphas.numpy(), surface.accuracy.numpy(), color=line.get_color(),
+                  ls="--", label=f"{label} accuracy" if label else "accuracy")
         twin.set_ylabel("accuracy")
     return ax
 
