@@ -51,13 +51,15 @@ class ClipMomentum(ChainOptimizer):
 
 # name -> (optimizer class, hyperparameters, how the 2-rank run wraps it)
 #   "ddp": the class as is; "zero": ZeroRedundancyOptimizer(optimizer_class=cls) directly;
-#   "zero_helper": ravine.distributed.zero_optimizer (cross-rank clipping)
+#   "zero_helper": ravine.distributed.zero_optimizer (cross-rank clipping);
+#   "zero_buckets": zero_optimizer(parameters_as_bucket_view=True) (params become bucket views)
 SCENARIOS: dict[str, tuple[type, dict[str, Any], str]] = {
     "ddp_sgd_momentum": (ro.SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 1e-3}, "ddp"),
     "ddp_adamw": (ro.AdamW, {"lr": 0.01, "weight_decay": 0.1}, "ddp"),
     "ddp_clip": (ClipMomentum, {"lr": 0.1, "max_norm": 0.05}, "ddp"),
     "zero_sgd_momentum": (ro.SGD, {"lr": 0.1, "momentum": 0.9}, "zero"),
     "zero_adamw": (ro.AdamW, {"lr": 0.01, "weight_decay": 0.1}, "zero"),
+    "zero_adamw_bucket_view": (ro.AdamW, {"lr": 0.01, "weight_decay": 0.1}, "zero_buckets"),
     "zero_lamb": (ro.LAMB, {"lr": 0.02, "weight_decay": 1e-2}, "zero"),
     "zero_lars": (ro.LARS, {"lr": 1.0, "momentum": 0.9, "trust_coefficient": 0.02,
                             "weight_decay": 1e-4}, "zero"),
@@ -141,7 +143,8 @@ def build(name: str, model_seed: int = 1):
     elif kind == "zero":
         optimizer = ZeroRedundancyOptimizer(groups, optimizer_class=cls, **hyper)
     else:
-        optimizer = zero_optimizer(groups, cls, **hyper)
+        optimizer = zero_optimizer(groups, cls, parameters_as_bucket_view=kind == "zero_buckets",
+                                   **hyper)
     return model, net, optimizer
 
 
