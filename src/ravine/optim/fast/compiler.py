@@ -26,7 +26,8 @@ __all__ = ["CFLAGS", "cache_dir", "find_compiler", "last_error", "load_library"]
 
 # -O3 and the host's vector units; no -ffast-math: the kernels must round exactly as written
 # (FMA only where spelled out, so -ffp-contract=off), -fno-math-errno lets sqrt vectorize.
-CFLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=c11",
+# -funroll-loops: more loads in flight per iteration, measurably faster on memory-bound loops.
+CFLAGS = ("-O3", "-march=native", "-funroll-loops", "-fopenmp", "-fPIC", "-shared", "-std=c11",
           "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math")
 
 last_error: str | None = None
