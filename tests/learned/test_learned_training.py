@@ -10,10 +10,13 @@ tuned plain SGD, and a score within 25% of tuned Adam and of tuned SGD with mome
 final loss (step 40), SGD with momentum (0.49) beat the learned optimizer (0.63 - 0.76).
 """
 
+import math
+
 import torch
 
 from ravine.learned import (
     CoordinatewiseLSTM,
+    DigitsMLPFamily,
     LearnedOptimizer,
     QuadraticFamily,
     evaluate,
@@ -75,3 +78,14 @@ def test_learned_optimizer_follows_the_meta_training_unroll():
     torch.testing.assert_close(as_optimizer, functional, rtol=1e-12, atol=1e-12)
     half = optimizer_curves(problems, lambda p, lr: LearnedOptimizer(p, net, lr=lr), 12, lr=0.5)
     assert not torch.allclose(half, functional)  # lr scales the steps
+
+
+def test_meta_training_on_the_digits_mlp_family_lowers_the_held_out_meta_loss():
+    # seen while writing: held-out mean loss along 30 steps 2.35 -> 1.61 .. 1.97 over 4 seeds
+    family = DigitsMLPFamily(hidden=10, batch_size=32)
+    held_out = [family.sample(torch.Generator().manual_seed(500 + i)) for i in range(2)]
+    result = meta_train(CoordinatewiseLSTM(), family, meta_iterations=12, unroll=30,
+                        truncation=10, seed=0, validation=held_out, validate_every=6)
+    first, last = result.validation[0][1], result.validation[-1][1]
+    assert last < 0.9 * first, result.validation
+    assert len(result.losses) == 12 and all(map(math.isfinite, result.losses))
