@@ -110,3 +110,23 @@ def test_bad_network_inputs():
         net(torch.ones(2, 2), net.initial_state(4))
     with pytest.raises(ValueError, match="expected"):
         net(torch.ones(3), net.initial_state(4))
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-13), (torch.float32, 2e-6)])
+def test_fused_inference_cell_agrees_with_the_lstmcell_reference(dtype, tol):
+    torch.manual_seed(2)
+    net = CoordinatewiseLSTM(hidden_size=9, num_layers=3).to(dtype)
+    with torch.no_grad():
+        net.output.weight.mul_(10.0)  # make the update sensitive to the last hidden state
+    grads = torch.randn(6, 50, dtype=dtype) * torch.logspace(-7, 2, 50, dtype=dtype)
+    ref_state = fused_state = net.initial_state(50)
+    with torch.no_grad():
+        for g in grads:
+            ref, ref_state = net(g, ref_state, fused=False)
+            fused, fused_state = net(g, fused_state)  # the default without autograd
+            torch.testing.assert_close(fused, ref, rtol=tol, atol=tol)
+            for a, b in zip(fused_state, ref_state, strict=True):
+                torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+    with torch.enable_grad():  # with autograd the default is the reference cell
+        out, _ = net(grads[0], net.initial_state(50))
+    assert out.grad_fn is not None

@@ -165,12 +165,18 @@ class CoordinatewiseLSTM(nn.Module):
             shape, dtype=dtype, device=device
         )
 
-    def forward(self, grad: Tensor, state: LSTMState) -> tuple[Tensor, LSTMState]:
+    def forward(
+        self, grad: Tensor, state: LSTMState, *, fused: bool | None = None
+    ) -> tuple[Tensor, LSTMState]:
         """One step for every coordinate.
 
         Args:
             grad: the gradients, shape ``(n,)``.
             state: ``(h, c)``, each ``(num_layers, n, hidden_size)``.
+            fused: run the layers as :func:`_fused_lstm_cell` (one matrix product per layer,
+                ``tanh`` through ``sigmoid``; about 2x faster on CPU) instead of
+                ``nn.LSTMCell`` (the reference; it agrees to rounding). Default: fused when
+                autograd is off (inference, :class:`~ravine.learned.LearnedOptimizer`).
 
         Returns:
             ``(update, (h', c'))``: the update to add to the ``n`` coordinates and the new state.
@@ -185,11 +191,39 @@ class CoordinatewiseLSTM(nn.Module):
                 "(num_layers, coordinates, hidden_size) for this network and gradient"
             )
         x = preprocess_gradients(grad, self.p) if self.preprocess else grad.unsqueeze(-1)
+        if fused is None:
+            fused = not torch.is_grad_enabled()
         new_h, new_c = [], []
         for layer, cell in enumerate(self.cells):
-            h_l, c_l = cell(x, (h[layer], c[layer]))
+            if fused:
+                h_l, c_l = _fused_lstm_cell(x, h[layer], c[layer], cell)
+            else:
+                h_l, c_l = cell(x, (h[layer], c[layer]))
             new_h.append(h_l)
             new_c.append(c_l)
             x = h_l
         update = self.output(x).squeeze(-1) * self.output_scale
         return update, (torch.stack(new_h), torch.stack(new_c))
+
+
+def _tanh_via_sigmoid(x: Tensor) -> Tensor:
+    # tanh(x) = 2 sigmoid(2x) - 1; torch's CPU sigmoid is several times faster than its tanh
+    return torch.sigmoid(x * 2).mul_(2).sub_(1)
+
+
+def _fused_lstm_cell(x: Tensor, h: Tensor, c: Tensor, cell: nn.LSTMCell) -> LSTMState:
+    """``nn.LSTMCell``'s equations with one matrix product and in-place activations.
+
+    ``[i, f, g, o] = [x, h] [W_ih, W_hh]^T + b_ih + b_hh``,
+    ``c' = sigmoid(f) c + sigmoid(i) tanh(g)``, ``h' = sigmoid(o) tanh(c')`` (Hochreiter &
+    Schmidhuber, 1997; the gate order of PyTorch). For inference: the in-place operations do not
+    support autograd.
+    """
+    weight = torch.cat((cell.weight_ih, cell.weight_hh), dim=1).t()
+    gates = torch.addmm(cell.bias_ih + cell.bias_hh, torch.cat((x, h), dim=1), weight)
+    n = cell.hidden_size
+    gate = torch.sigmoid(gates)
+    candidate = _tanh_via_sigmoid(gates[:, 2 * n:3 * n])
+    c_new = torch.addcmul(gate[:, n:2 * n] * c, gate[:, :n], candidate)
+    h_new = gate[:, 3 * n:] * _tanh_via_sigmoid(c_new)
+    return h_new, c_new
