@@ -1,5 +1,7 @@
 """Make ``distributed_scenarios`` importable here and in spawned workers (pytest uses importlib)."""
 
+import fcntl
+import os
 import sys
 from pathlib import Path
 
@@ -12,8 +14,22 @@ if _HERE not in sys.path:
 
 @pytest.fixture(scope="session")
 def two_rank_results(tmp_path_factory):
-    """Rank 0's records of all 2-rank scenarios and both checkpoint legs (one spawn)."""
+    """Rank 0's records of all 2-rank scenarios and both checkpoint legs (one spawn).
+
+    Under pytest-xdist the workers share one spawn: the first to take the lock runs it, the
+    others load its results (the xdist recipe for session fixtures).
+    """
     import distributed_scenarios as ds
 
-    directory = tmp_path_factory.mktemp("two_ranks")
-    return ds.spawn(directory)
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    directory = root / "ravine_two_ranks"
+    with open(root / "ravine_two_ranks.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if (directory / "results.pt").exists():
+                return ds.load_results(directory)
+            directory.mkdir(exist_ok=True)
+            return ds.spawn(directory)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -234,4 +234,8 @@ def spawn(directory: Path, timeout_s: float = 240.0) -> dict[str, Any]:
                 if process.is_alive():
                     process.kill()
             raise TimeoutError(f"the 2-rank workers did not finish in {timeout_s} s")
+    return load_results(directory)
+
+
+def load_results(directory: Path) -> dict[str, Any]:
     return torch.load(directory / "results.pt", weights_only=False)
