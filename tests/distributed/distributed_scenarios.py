@@ -118,7 +118,8 @@ def train_step(net, optimizer, x, y, step: int, plant_inf: bool = False) -> None
 # ---- single-process references ------------------------------------------------------------
 
 
-def reference_run(name: str, steps: range = range(STEPS)) -> list[dict[str, torch.Tensor]]:
+def reference_optimizer(name: str, steps: range = range(STEPS)):
+    """The single-process run: (parameters after each step, the optimizer at the end)."""
     cls, hyper, _ = SCENARIOS[name]
     model = make_model()
     optimizer = cls(scaled_groups(model, hyper), **hyper)
@@ -127,7 +128,11 @@ def reference_run(name: str, steps: range = range(STEPS)) -> list[dict[str, torc
         x, y = batch(step)
         train_step(model, optimizer, x, y, step, plant_inf=name == "zero_skip_nonfinite")
         history.append(snapshot(model))
-    return history
+    return history, optimizer
+
+
+def reference_run(name: str, steps: range = range(STEPS)) -> list[dict[str, torch.Tensor]]:
+    return reference_optimizer(name, steps)[0]
 
 
 # ---- the 2-rank workers -------------------------------------------------------------------

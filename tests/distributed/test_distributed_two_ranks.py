@@ -90,3 +90,22 @@ def test_resumed_zero_run_is_bit_identical(two_rank_results):
         for key, value in entry.items():
             assert torch.equal(value, state_resumed[index][key]), (index, key)
     assert int(state[0]["step"]) == ds.STEPS
+
+
+def test_consolidated_zero_state_is_the_unsharded_state_dict(two_rank_results):
+    """Gathered from 2 shards, the state dict has the single-process optimizer's layout."""
+    consolidated = two_rank_results["checkpoint_first_leg"]["optimizer"]
+    _, optimizer = ds.reference_optimizer("zero_adamw")
+    expected = optimizer.state_dict()
+    assert [g["params"] for g in consolidated["param_groups"]] == [
+        g["params"] for g in expected["param_groups"]]
+    for mine, ref in zip(consolidated["param_groups"], expected["param_groups"], strict=True):
+        assert {k: v for k, v in mine.items() if k != "params"} == {
+            k: v for k, v in ref.items() if k != "params"}
+    assert sorted(consolidated["state"]) == sorted(expected["state"])
+    for index, entry in expected["state"].items():
+        assert sorted(consolidated["state"][index]) == sorted(entry)
+        for key, value in entry.items():
+            got = consolidated["state"][index][key]
+            assert got.dtype == value.dtype and got.shape == value.shape, (index, key)
+            torch.testing.assert_close(got, value, rtol=0, atol=TOL)
