@@ -74,6 +74,9 @@ def test_unshardable_classes_are_refused():
             sharded(cls)
     with pytest.raises(TypeError, match="ZeroRedundancyOptimizer"):
         check_sharded_scope(ro.SGD([torch.nn.Parameter(torch.ones(1))]))
+    with pytest.raises(TypeError, match="define a class"):
+        zero_optimizer([torch.nn.Parameter(torch.ones(1))], ro.ChainOptimizer,
+                       transform=clip_by_global_norm())
 
 
 def test_one_rank_group_zero_checkpoint_round_trip(tmp_path):

@@ -7,6 +7,10 @@ world_size``. Global batch ``i`` (the union over the ranks of their batch ``i``)
 positions ``[i B, (i + 1) B)`` of the permutation, as for a single process with batch ``B``:
 with gradients averaged by DDP, training on ``world_size`` ranks follows the single-process
 run. The last incomplete global batch is dropped, so every step sees ``B`` samples.
+
+References:
+    Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017
+    (data parallelism as one large batch).
 """
 
 from __future__ import annotations

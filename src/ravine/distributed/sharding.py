@@ -159,6 +159,10 @@ def sharded(optimizer_class: type, process_group: Any = None) -> type:
     Raises:
         TypeError: ``optimizer_class`` is not an optimizer class, or wraps an optimizer.
         ValueError: the optimizer couples all parameters (L-BFGS).
+
+    References:
+        Rajbhandari et al., "ZeRO: Memory Optimizations Toward Training Trillion Parameter
+        Models", SC 2020.
     """
     _check_class(optimizer_class)
     if not issubclass(optimizer_class, ChainOptimizer):
@@ -233,6 +237,11 @@ def zero_optimizer(params: Iterable[Any], optimizer_class: type, *, process_grou
     """
     from torch.distributed.optim import ZeroRedundancyOptimizer
 
+    if "transform" in defaults:
+        raise TypeError(
+            "zero_optimizer got transform=...: ZeRO would store the transform object in every "
+            "param group and checkpoint; define a class instead, e.g. class MyOpt(ChainOptimizer) "
+            "whose __init__ passes chain(...) to ChainOptimizer.__init__")
     return ZeroRedundancyOptimizer(
         params, optimizer_class=sharded(optimizer_class, process_group),
         process_group=process_group, parameters_as_bucket_view=parameters_as_bucket_view,

@@ -12,6 +12,10 @@ Every rank draws the same permutation per epoch and takes its share of each glob
 (:class:`~ravine.distributed.ShardedBatches`); DDP averages the gradients, so a 2-rank run
 follows the single-process run with the same ``--batch-size`` (float64: to rounding). Rank 0
 prints one line per epoch: mean training loss over the epoch (all ranks) and test accuracy.
+
+References:
+    Li et al., "PyTorch Distributed: Experiences on Accelerating Data Parallel Training",
+    VLDB 2020 (DDP); Rajbhandari et al., SC 2020 (ZeRO).
 """
 
 from __future__ import annotations
