@@ -2,7 +2,8 @@
 
 The learned optimizer runs a 2-layer, 20-unit LSTM on every parameter coordinate each step, so
 its step costs far more than Adam's elementwise update; this prints how much more, per model
-size, as ratios measured in the same run (one thread; the median of repeated timings).
+size, as ratios measured in the same run (one thread; the median of repeated timings), and the
+speed-up of the fused inference cell over the nn.LSTMCell reference.
 
 Run: ``python benchmarks/learned_step.py``
 """
@@ -32,19 +33,31 @@ def step_time(model, optimizer, repeats=30):
     return statistics.median(times)
 
 
+class ReferenceCellLSTM(CoordinatewiseLSTM):
+    """The same network, always on nn.LSTMCell (the reference path)."""
+
+    def forward(self, grad, state, *, fused=None):
+        return super().forward(grad, state, fused=False)
+
+
 def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = CoordinatewiseLSTM(hidden_size=20, num_layers=2)
     print("optimizer.step() time, model on a 128-example batch (median of 30)")
-    print(f"{'model':<12} {'params':>8} {'Adam (us)':>10} {'Learned (us)':>13} {'ratio':>7}")
+    reference = ReferenceCellLSTM(hidden_size=20, num_layers=2)
+    reference.load_state_dict(net.state_dict())
+    print(f"{'model':<12} {'params':>8} {'Adam (us)':>10} {'Learned (us)':>13} {'/ Adam':>7} "
+          f"{'LSTMCell (us)':>14} {'fused speed-up':>15}")
     for hidden in (20, 100, 500):
         model = nn.Sequential(nn.Linear(64, hidden), nn.Sigmoid(), nn.Linear(hidden, 10))
         n = sum(p.numel() for p in model.parameters())
         adam = step_time(model, torch.optim.Adam(model.parameters(), lr=1e-3))
         learned = step_time(model, LearnedOptimizer(model.parameters(), net))
+        slow = step_time(model, LearnedOptimizer(model.parameters(), reference))
         print(f"64-{hidden}-10{'':<{6 - len(str(hidden))}} {n:>8} {adam * 1e6:>10.0f} "
-              f"{learned * 1e6:>13.0f} {learned / adam:>7.1f}")
+              f"{learned * 1e6:>13.0f} {learned / adam:>7.1f} {slow * 1e6:>14.0f} "
+              f"{slow / learned:>15.2f}")
     for batch in (32, 128):
         family = QuadraticFamily(dim=10, batch=batch)
         meta_train(net, family, meta_iterations=1, unroll=20, truncation=20)  # warm up
