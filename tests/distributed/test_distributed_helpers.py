@@ -35,6 +35,12 @@ def test_across_ranks_clip_equals_clip_without_a_process_group():
                                                         group)
         for e, g in zip(expected, got, strict=True):
             torch.testing.assert_close(g, e, rtol=1e-15, atol=0)
+        params = [torch.nn.Parameter(torch.zeros_like(u)) for u in updates]
+        for p, u in zip(params, updates, strict=True):
+            p.grad = u.clone()
+        torch.nn.utils.clip_grad_norm_(params, max_norm)  # the anchor
+        for p, g in zip(params, got, strict=True):
+            torch.testing.assert_close(g, p.grad, rtol=1e-15, atol=0)
     assert torch.linalg.vector_norm(torch.cat([u.flatten() for u in got])) > 1.0
 
 
