@@ -49,12 +49,13 @@ def learned_step(
     Returns:
         ``(new_params, new_state)`` with ``new_params[i] = params[i] + update[i]``.
     """
-    flat = torch.cat([g.reshape(-1) for g in grads]).to(network.output.weight.dtype)
+    weight = network.output.weight  # the network's dtype and device
+    flat = torch.cat([g.reshape(-1) for g in grads]).to(weight.device, weight.dtype)
     update, state = network(flat, state)
     new_params, offset = [], 0
     for p in params:
         n = p.numel()
-        new_params.append(p + update[offset:offset + n].reshape(p.shape).to(p.dtype))
+        new_params.append(p + update[offset:offset + n].reshape(p.shape).to(p.device, p.dtype))
         offset += n
     return new_params, state
 
