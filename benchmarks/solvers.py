@@ -35,11 +35,11 @@ def scipy_minimize(fun, x0: torch.Tensor, method: str):
         (grad,) = torch.autograd.grad(fun(xt), xt, create_graph=True)
         return torch.autograd.grad(grad, xt, torch.from_numpy(v))[0].numpy()
 
-    extra = {"hessp": hessp} if method == "trust-ncg" else {}
+    extra = {"hessp": hessp} if method in ("trust-ncg", "Newton-CG") else {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return so.minimize(value_and_grad, x0.numpy().copy(), jac=True, method=method,
-                           options={"gtol": GTOL}, **extra)
+                           options={} if method == "Newton-CG" else {"gtol": GTOL}, **extra)
 
 
 def torch_lbfgs(fun, x0: torch.Tensor, max_steps: int = 200):

@@ -10,11 +10,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .linesearch import backtracking_armijo, strong_wolfe
+from .linesearch import LineSearchResult, backtracking_armijo, strong_wolfe
+from .more_thuente import more_thuente
 from .objective import Objective
 from .result import OptimizeResult
 
-__all__ = ["StopRules", "finish", "line_search_descent"]
+__all__ = ["LINE_SEARCHES", "LineSearchSpec", "StopRules", "finish", "line_search_descent"]
+
+LINE_SEARCHES = ("strong-wolfe", "more-thuente", "armijo")
 
 MESSAGES = {
     "gtol": "Optimization terminated successfully: gradient norm <= gtol.",
@@ -63,6 +66,45 @@ class StopRules:
         return ""
 
 
+@dataclass
+class LineSearchSpec:
+    """Which line search a method uses, and its constants.
+
+    ``kind``: ``"strong-wolfe"`` (:func:`~ravine.solvers.linesearch.strong_wolfe`),
+    ``"more-thuente"`` (:func:`~ravine.solvers.more_thuente.more_thuente`) or ``"armijo"``
+    (:func:`~ravine.solvers.linesearch.backtracking_armijo`); ``c1``, ``c2`` the Wolfe constants;
+    ``xtol``, ``stpmin``, ``stpmax`` as in the search; ``max_evals`` calls of ``fun`` per search;
+    ``fallback``: when a Moré-Thuente search fails, run a strong-Wolfe search from the same
+    start (scipy's ``_line_search_wolfe12``).
+    """
+
+    kind: str = "strong-wolfe"
+    c1: float = 1e-4
+    c2: float = 0.9
+    xtol: float = 1e-9
+    stpmin: float = 0.0
+    stpmax: float = 1e10
+    max_evals: int = 25
+    fallback: bool = False
+
+    def search(self, phi: Any, f: float, g: Tensor, gtd: float, d: Tensor, t0: float,
+               budget: int) -> LineSearchResult:
+        """Run the search along ``d`` from ``t0`` with at most ``budget`` evaluations."""
+        if self.kind == "armijo":
+            return backtracking_armijo(phi, f, gtd, t=t0, c1=self.c1, max_evals=budget)
+        if self.kind == "strong-wolfe":
+            return strong_wolfe(phi, f, g, gtd, d, t=t0, c1=self.c1, c2=self.c2,
+                                max_evals=budget)
+        t0 = min(max(t0, self.stpmin), self.stpmax)
+        ls = more_thuente(phi, f, g, gtd, d, t=t0, c1=self.c1, c2=self.c2, xtol=self.xtol,
+                          stpmin=self.stpmin, stpmax=self.stpmax, max_evals=budget)
+        if ls.success or not self.fallback or budget - ls.nfev < 1:
+            return ls
+        again = strong_wolfe(phi, f, g, gtd, d, t=t0, c1=self.c1, c2=self.c2,
+                             max_evals=min(25, budget - ls.nfev))
+        return again._replace(nfev=ls.nfev + again.nfev)
+
+
 def finish(obj: Objective, x: Tensor, f: float, g: Tensor, nit: int, reason: str,
            shape: torch.Size, **extra: Any) -> OptimizeResult:
     """Build the :class:`OptimizeResult` for a run that stopped for ``reason``."""
@@ -79,9 +121,7 @@ def line_search_descent(
     x: Tensor,
     rule: Any,
     stop: StopRules,
-    line_search: str = "strong-wolfe",
-    c1: float = 1e-4,
-    c2: float | None = None,
+    search: LineSearchSpec,
     callback: Callable[[Tensor], Any] | None = None,
 ) -> OptimizeResult:
     """Minimize by ``x_{k+1} = x_k + t_k d_k``: ``d_k`` from ``rule``, ``t_k`` from a line search.
@@ -91,17 +131,17 @@ def line_search_descent(
         x: the flat starting point.
         rule: a direction rule (see :mod:`ravine.solvers.direction_rules`).
         stop: the stopping rules.
-        line_search: ``"strong-wolfe"`` or ``"armijo"``.
-        c1, c2: line-search constants (``c2`` defaults to the rule's).
+        search: the line search and its constants.
         callback: called as ``callback(x)`` after each iteration; raising ``StopIteration``
             stops the run.
 
     Returns:
-        an :class:`OptimizeResult`. A direction that is not a descent direction, or a failed line
-        search, first resets the rule to steepest descent; a second failure stops with status 2.
+        an :class:`OptimizeResult`. A direction that is not a descent direction, or a line
+        search that fails without decrease (a failed Armijo search counts as no decrease),
+        first resets the rule to steepest descent (as L-BFGS-B refreshes its memory); a second
+        failure stops with status 2.
     """
     shape = obj.shape
-    c2 = rule.c2 if c2 is None else c2
     f_t, g = obj.value_and_grad(x)
     f = float(f_t)
     if not math.isfinite(f) or not bool(torch.isfinite(g).all()):
@@ -125,12 +165,12 @@ def line_search_descent(
             value, grad = obj.value_and_grad(x + t * d)
             return float(value), grad
 
-        budget = 25 if stop.maxfev is None else max(1, min(25, stop.maxfev - obj.nfev))
-        if line_search == "armijo":
-            ls = backtracking_armijo(phi, f, gtd, t=t0, c1=c1, max_evals=budget + 35)
-        else:
-            ls = strong_wolfe(phi, f, g, gtd, d, t=t0, c1=c1, c2=c2, max_evals=budget)
-        if not (ls.success or (ls.t > 0 and math.isfinite(ls.f) and ls.f < f)):
+        budget = search.max_evals
+        if stop.maxfev is not None:
+            budget = max(1, min(budget, stop.maxfev - obj.nfev))
+        ls = search.search(phi, f, g, gtd, d, t0, budget)
+        decreased = search.kind != "armijo" and ls.t > 0 and math.isfinite(ls.f) and ls.f < f
+        if not (ls.success or decreased):
             if rule.reset():
                 continue
             reason = "linesearch"

@@ -36,7 +36,6 @@ def _first_unit_step(g: Tensor) -> float:
 class SteepestDescentRule:
     """``d = -g``; the first trial step interpolates the last decrease (N&W eq. 3.60)."""
 
-    c2 = 0.9
 
     def direction(self, x: Tensor, f: float, g: Tensor) -> Tensor:
         return g.neg()
@@ -57,7 +56,6 @@ class BFGSRule:
     """``d = -H g`` with the dense BFGS inverse Hessian; ``H_0`` scaled by ``s.y / y.y`` after the
     first step (Nocedal & Wright eq. 6.20). Pairs with ``y.s <= 1e-10 |s| |y|`` are skipped."""
 
-    c2 = 0.9
 
     def __init__(self, n: int, dtype: torch.dtype, device: torch.device) -> None:
         self.n, self.dtype, self.device = n, dtype, device
@@ -84,9 +82,11 @@ class BFGSRule:
 
 
 class LBFGSRule:
-    """``d = -H g`` by the two-loop recursion over the last ``m`` pairs, ``H_0 = (s.y / y.y) I``."""
+    """``d = -H g`` by the two-loop recursion over the last ``m`` pairs, ``H_0 = (s.y / y.y) I``.
 
-    c2 = 0.9
+    As L-BFGS-B (unconstrained): a pair is skipped unless ``s.y > eps (-g_old.s)``; the first
+    trial step is ``1 / |g|_2`` while the memory is empty, else 1.
+    """
 
     def __init__(self, m: int) -> None:
         self.s: deque[Tensor] = deque(maxlen=m)
@@ -101,7 +101,7 @@ class LBFGSRule:
 
     def update(self, s: Tensor, y: Tensor, g_new: Tensor, g_old: Tensor) -> None:
         ys = float(y.dot(s))
-        if not ys > 2.2e-16 * float(y.dot(y)):
+        if not ys > 2.220446049250313e-16 * -float(g_old.dot(s)):
             return
         self.s.append(s)
         self.y.append(y)
@@ -117,14 +117,16 @@ class LBFGSRule:
         return had
 
     def first_step(self, g: Tensor, f: float, f_prev: float | None, gtd: float) -> float:
-        return _first_unit_step(g) if not self.s else 1.0
+        if self.s:
+            return 1.0
+        norm = float(torch.linalg.vector_norm(g))
+        return 1.0 / norm if norm > 0 else 1.0
 
 
 class NonlinearCGRule:
     """``d+ = -g+ + beta d`` (:func:`cg_beta`), restarted along ``-g`` every ``restart`` steps and
     when successive gradients are far from orthogonal, ``|g+.g| >= 0.2 |g+|^2`` (Powell, 1977)."""
 
-    c2 = 0.1
 
     def __init__(self, beta: str, restart: int) -> None:
         if beta not in CG_BETAS:
@@ -167,7 +169,6 @@ class NewtonRule:
     makes ``H + tau I`` positive definite (Nocedal & Wright Algorithm 3.3), so a saddle or a
     maximum is never the target. ``self.tau`` records the last shift."""
 
-    c2 = 0.9
 
     def __init__(self, objective: Objective, beta: float = 1e-3) -> None:
         self.objective, self.beta, self.tau = objective, beta, 0.0
@@ -198,29 +199,33 @@ class NewtonRule:
 
 
 class NewtonCGRule:
-    """Truncated Newton: solve ``H d = -g`` by linear CG on Hessian-vector products to relative
-    residual ``min(0.5, sqrt|g|)`` (Nocedal & Wright Algorithm 7.1), stopping at negative
-    curvature (then the last CG iterate, or ``-g`` if there is none)."""
-
-    c2 = 0.9
+    """Truncated Newton: solve ``H d = -g`` by linear CG on Hessian-vector products (Nocedal &
+    Wright Algorithm 7.1), as scipy's Newton-CG: stop when ``|r|_1 <= min(0.5, sqrt|g|_1)
+    |g|_1``; at negative curvature keep the last CG iterate, or on the first CG step take the
+    scaled steepest descent ``-(g.g / |g.Hg|) g``; stop at curvature in ``[0, 3 eps]``. The
+    first trial step is ``min(1, 2.02 (f - f_prev) / g.d)`` (1 on the first iteration)."""
 
     def __init__(self, objective: Objective, max_cg: int) -> None:
         self.objective, self.max_cg = objective, max_cg
 
     def direction(self, x: Tensor, f: float, g: Tensor) -> Tensor:
         hessp = self.objective.hessp_at(x)
-        gnorm = float(torch.linalg.vector_norm(g))
-        tol = min(0.5, math.sqrt(gnorm)) * gnorm
+        gnorm1 = float(g.abs().sum())
+        tol = min(0.5, math.sqrt(gnorm1)) * gnorm1
         z = torch.zeros_like(g)
         r, p = g.clone(), g.neg()
         rr = float(r.dot(r))
-        for _ in range(self.max_cg):
-            if math.sqrt(rr) <= tol:
+        for i in range(self.max_cg):
+            if float(r.abs().sum()) <= tol:
                 break
             hp = hessp(p)
             php = float(p.dot(hp))
-            if php <= 0.0:
-                return g.neg() if not bool(z.any()) else z
+            if 0.0 <= php <= 3.0 * torch.finfo(g.dtype).eps:
+                break
+            if php < 0.0:
+                if i == 0:
+                    z = g * (-rr / -php)
+                break
             alpha = rr / php
             z.add_(p, alpha=alpha)
             r.add_(hp, alpha=alpha)
@@ -236,6 +241,7 @@ class NewtonCGRule:
         return False
 
     def first_step(self, g: Tensor, f: float, f_prev: float | None, gtd: float) -> float:
-        return 1.0
-
-
+        if f_prev is None or gtd == 0.0:
+            return 1.0
+        t = min(1.0, 1.01 * 2.0 * (f - f_prev) / gtd)
+        return t if t >= 0.0 else 1.0

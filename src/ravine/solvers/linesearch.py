@@ -42,7 +42,8 @@ def backtracking_armijo(
     t: float = 1.0,
     c1: float = 1e-4,
     shrink: float = 0.5,
-    max_evals: int = 60,
+    max_evals: int = 30,
+    nonfinite_shrink: float = 0.1,
 ) -> LineSearchResult:
     """Shrink ``t`` until the Armijo (sufficient decrease) condition holds.
 
@@ -54,12 +55,16 @@ def backtracking_armijo(
         c1: sufficient-decrease constant in (0, 1).
         shrink: factor in (0, 1) applied to ``t`` after each failed trial.
         max_evals: the most calls of ``phi``.
+        nonfinite_shrink: factor in (0, 1) applied instead after a non-finite value (an
+            overflow says the step is far too long).
 
     Returns:
         a :class:`LineSearchResult`; ``success`` is False if no trial met the condition.
 
-    Math: accept the first ``t = t0 * shrink^k`` with ``f(x + t d) <= f(x) + c1 t g.d``.
-    A non-finite value counts as a failed trial, so the step shrinks.
+    Math: accept the first ``t = t0 * shrink^k`` with ``f(x + t d) <= f(x) + c1 t g.d`` and
+    ``f(x + t d) < f(x)`` (where ``c1 t g.d`` is below the rounding of ``f(x)``, equality is
+    not a decrease).
+    A non-finite value counts as a failed trial and shrinks the step by ``nonfinite_shrink``.
 
     References:
         Armijo, "Minimization of functions having Lipschitz continuous first partial
@@ -73,17 +78,21 @@ def backtracking_armijo(
         (0.5, True)
     """
     _check(c1)
-    if not 0.0 < shrink < 1.0:
-        raise ValueError(f"shrink must be in (0, 1), got {shrink}")
+    for name, value in (("shrink", shrink), ("nonfinite_shrink", nonfinite_shrink)):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {value}")
     if not t > 0.0:
         raise ValueError(f"t must be > 0, got {t}")
+    if not (isinstance(max_evals, int) and max_evals >= 1):
+        raise ValueError(f"max_evals must be an integer >= 1, got {max_evals!r}")
     f, g = f0, None
     for k in range(1, max_evals + 1):
         f, g = phi(t)
-        if math.isfinite(f) and f <= f0 + c1 * t * gtd0:
+        if math.isfinite(f) and f <= f0 + c1 * t * gtd0 and f < f0:
             return LineSearchResult(t, f, g, k, True)
-        t *= shrink
-    return LineSearchResult(t / shrink, f, g, max_evals, False)
+        if k < max_evals:
+            t *= shrink if math.isfinite(f) else nonfinite_shrink
+    return LineSearchResult(t, f, g, max_evals, False)
 
 
 def cubic_minimizer(

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .descent import StopRules, line_search_descent
+from .descent import LINE_SEARCHES, LineSearchSpec, StopRules, line_search_descent
 from .direction_rules import (
     BFGSRule,
     LBFGSRule,
@@ -24,15 +24,50 @@ __all__ = ["METHODS", "minimize"]
 
 METHODS = ("gd", "newton", "bfgs", "lbfgs", "cg", "newton-cg", "trust-ncg")
 _COMMON = {"gtol", "ftol", "xtol", "maxiter", "maxfev"}
+_SEARCH = {"line_search", "c1", "c2"}
 _EXTRA = {
-    "gd": {"line_search", "c1", "c2"},
-    "newton": {"line_search", "c1", "c2"},
-    "bfgs": {"c1", "c2"},
-    "lbfgs": {"m", "c1", "c2"},
-    "cg": {"beta", "restart", "c1", "c2"},
-    "newton-cg": {"max_cg", "c1", "c2"},
+    "gd": _SEARCH,
+    "newton": _SEARCH,
+    "bfgs": _SEARCH,
+    "lbfgs": {"m"} | _SEARCH,
+    "cg": {"beta", "restart"} | _SEARCH,
+    "newton-cg": {"max_cg"} | _SEARCH,
     "trust-ncg": {"initial_trust_radius", "max_trust_radius", "eta"},
 }
+# Each method's line search. lbfgs: L-BFGS-B's (dcsrch with ftol 1e-3, gtol 0.9, xtol 0.1,
+# at most 20 evaluations); newton-cg: scipy's line_search_wolfe1 (dcsrch, c1 1e-4, c2 0.9,
+# xtol 1e-14, steps in [1e-8, 50]) falling back to a strong-Wolfe zoom, as _line_search_wolfe12.
+_KIND_DEFAULTS = {
+    "strong-wolfe": {"xtol": 1e-9, "max_evals": 25},
+    "more-thuente": {"xtol": 0.1, "stpmin": 0.0, "stpmax": 1e10, "max_evals": 20},
+    "armijo": {"max_evals": 30},
+}
+_METHOD_SEARCH = {
+    "gd": LineSearchSpec("strong-wolfe", 1e-4, 0.9),
+    "newton": LineSearchSpec("armijo", 1e-4, 0.9, max_evals=30),
+    "bfgs": LineSearchSpec("strong-wolfe", 1e-4, 0.9),
+    "lbfgs": LineSearchSpec("more-thuente", 1e-3, 0.9, xtol=0.1, max_evals=20),
+    "cg": LineSearchSpec("strong-wolfe", 1e-4, 0.1),
+    "newton-cg": LineSearchSpec("more-thuente", 1e-4, 0.9, xtol=1e-14, stpmin=1e-8,
+                                stpmax=50.0, max_evals=100, fallback=True),
+}
+
+
+def _line_search(method: str, opts: dict[str, Any]) -> LineSearchSpec:
+    default = _METHOD_SEARCH[method]
+    kind = opts.pop("line_search", default.kind)
+    if kind not in LINE_SEARCHES:
+        raise ValueError(f"options['line_search'] must be one of {LINE_SEARCHES}, got {kind!r}")
+    c1 = opts.pop("c1", default.c1)
+    c2 = opts.pop("c2", default.c2)
+    if not 0.0 < c1 < 1.0:
+        raise ValueError(f"options['c1'] must be in (0, 1), got {c1!r}")
+    if not c1 < c2 < 1.0:
+        raise ValueError(f"options['c2'] must be in (c1, 1) = ({c1}, 1), got {c2!r}")
+    if kind == default.kind:
+        return LineSearchSpec(kind, c1, c2, default.xtol, default.stpmin, default.stpmax,
+                              default.max_evals, default.fallback)
+    return LineSearchSpec(kind, c1, c2, **_KIND_DEFAULTS[kind])
 
 
 def _stop_rules(method: str, n: int, tol: float | None, opts: dict[str, Any]) -> StopRules:
@@ -127,12 +162,7 @@ def minimize(
     stop = _stop_rules(method, n, tol, opts)
     if method == "trust-ncg":
         return trust_ncg(obj, x, stop, callback=callback, **opts)
-    line_search = opts.pop("line_search", "armijo" if method == "newton" else "strong-wolfe")
-    if line_search not in ("strong-wolfe", "armijo"):
-        raise ValueError(f"options['line_search'] must be 'strong-wolfe' or 'armijo', got "
-                         f"{line_search!r}")
-    c1 = opts.pop("c1", 1e-4)
-    c2 = opts.pop("c2", None)
+    search = _line_search(method, opts)
     if method == "gd":
         rule: Any = SteepestDescentRule()
     elif method == "newton":
@@ -151,5 +181,4 @@ def minimize(
         if not (isinstance(max_cg, int) and max_cg >= 1):
             raise ValueError(f"options['max_cg'] must be an integer >= 1, got {max_cg!r}")
         rule = NewtonCGRule(obj, max_cg)
-    return line_search_descent(obj, x, rule, stop, line_search=line_search, c1=c1, c2=c2,
-                               callback=callback)
+    return line_search_descent(obj, x, rule, stop, search, callback=callback)
