@@ -158,3 +158,37 @@ def test_solvers_result_shapes_follow_x0_and_jac_true_works():
     assert r.x.shape == (2, 1) and r.jac.shape == (2, 1) and r.nfev == r.njev
     torch.testing.assert_close(r.x.squeeze(1), torch.linalg.solve(a, torch.ones(2,
                                dtype=torch.float64)))
+
+
+def test_solvers_armijo_shrinks_by_a_tenth_after_an_overflow_and_caps_evaluations():
+    from ravine.solvers import backtracking_armijo
+
+    trials = []
+
+    def phi(t):
+        trials.append(t)
+        value = math.inf if t > 0.05 else (t - 0.02) ** 2
+        return value, torch.tensor([0.0], dtype=torch.float64)
+
+    r = backtracking_armijo(phi, f0=4e-4, gtd0=-0.04, t=1.0)
+    assert r.success and trials == pytest.approx([1.0, 0.1, 0.01])
+    trials.clear()
+    r = backtracking_armijo(lambda t: (trials.append(t) or 1.0, None), f0=0.0, gtd0=-1.0,
+                            max_evals=7)
+    assert not r.success and len(trials) == 7 and r.nfev == 7
+
+
+def test_solvers_newton_on_jennrich_sampson_stops_in_few_evaluations():
+    problem = get("jennrich_sampson")
+    r = minimize(problem.fun, problem.x0(), method="newton", options={"gtol": 1e-10})
+    assert problem.reached(r.fun) is not None and r.nfev < 200  # was 43k evaluations
+
+
+def test_solvers_line_search_options_are_checked():
+    rosen = get("rosenbrock")
+    with pytest.raises(ValueError, match="line_search"):
+        minimize(rosen.fun, rosen.x0(), method="lbfgs", options={"line_search": "exact"})
+    with pytest.raises(ValueError, match="c2"):
+        minimize(rosen.fun, rosen.x0(), method="bfgs", options={"c1": 0.5, "c2": 0.4})
+    r = minimize(rosen.fun, rosen.x0(), method="lbfgs", options={"line_search": "strong-wolfe"})
+    assert r.success and r.fun < 1e-8

@@ -117,8 +117,13 @@ def minimize(
             15000 for ``lbfgs``), ``maxfev`` (default none; 15000 for ``lbfgs``); per method:
             ``m`` (lbfgs memory, 10), ``beta`` (cg: ``"polak-ribiere+"`` (default),
             ``"fletcher-reeves"``, ``"hestenes-stiefel"``, ``"dai-yuan"``), ``restart`` (cg,
-            default ``n``), ``line_search`` (gd/newton: ``"strong-wolfe"``/``"armijo"``), ``c1``,
-            ``c2``, ``max_cg``, ``initial_trust_radius``, ``max_trust_radius``, ``eta``.
+            default ``n``), ``line_search`` (``"strong-wolfe"``, ``"more-thuente"`` or
+            ``"armijo"``; defaults: ``"more-thuente"`` for lbfgs with L-BFGS-B's c1 1e-3,
+            c2 0.9 and newton-cg with scipy's wolfe1 constants, ``"armijo"`` for newton,
+            ``"strong-wolfe"`` else), ``c1``, ``c2`` (cg: c2 0.1), ``max_cg`` (newton-cg,
+            ``20 n``), ``initial_trust_radius``, ``max_trust_radius``, ``eta``. With its
+            defaults ``lbfgs`` follows scipy's L-BFGS-B (no bounds) iterate for iterate and
+            ``newton-cg`` scipy's Newton-CG.
         callback: ``callback(x)`` after each iteration; raise ``StopIteration`` to stop.
 
     Returns:
