@@ -1,14 +1,17 @@
-"""The kernel column cache: values, LRU eviction, memory bound and shrinking epochs."""
+"""The kernel column cache: values, LRU eviction, memory bound, partial and moved columns."""
 
 import numpy as np
 import pytest
 
 from ravine.svm.cache import (
+    HISTORY,
     KERNEL_CODES,
+    LENGTH,
     ColumnCache,
     cache_capacity,
     get_column,
-    kernel_entry,
+    kernel_values,
+    new_layout,
 )
 from ravine.svm.kernels import Kernel
 
@@ -18,30 +21,29 @@ RBF = Kernel("rbf", gamma=0.3)
 def _setup(n=50, d=4, cache_size=1.0, kernel=RBF):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n, d))
-    return X, np.einsum("ij,ij->i", X, X), kernel, ColumnCache(n, cache_size)
+    kern = (KERNEL_CODES[kernel.name], X, np.einsum("ij,ij->i", X, X), np.zeros((1, 1)),
+            kernel.gamma, kernel.coef0, kernel.degree)
+    return X, kern, ColumnCache(n, cache_size)
 
 
-def _get(i, X, sq, kern, c, active, n_active):
-    return get_column(
-        i, c.data, c.slot_of, c.owner, c.last_used, c.valid_upto, c.stats,
-        KERNEL_CODES[kern.name], X, sq, np.zeros((1, 1)), kern.gamma, kern.coef0, kern.degree,
-        active, n_active, c.previous_active,
-    )
+def _get(c, kern, i, need, perm):
+    pos = np.empty_like(perm)
+    pos[perm] = np.arange(perm.size)
+    return c.data[get_column(kern, c.arrays, i, need, perm, pos)]
 
 
 @pytest.mark.parametrize("name", ["linear", "rbf", "poly", "sigmoid"])
 def test_svm_cache_columns_match_kernel_blocks(name):
-    kern = Kernel(name, gamma=0.3, degree=3, coef0=0.5)
-    X, sq, kern, c = _setup(kernel=kern)
-    K = kern(X, X)
-    active = np.arange(50)
+    kernel = Kernel(name, gamma=0.3, degree=3, coef0=0.5)
+    X, kern, c = _setup(kernel=kernel)
+    K = kernel(X, X)
+    perm = np.arange(50)
     for i in (3, 17, 3):
-        np.testing.assert_allclose(c.data[_get(i, X, sq, kern, c, active, 50)], K[:, i],
-                                   rtol=1e-12)
-        code = KERNEL_CODES[name]
-        e = kernel_entry(code, X, sq, np.zeros((1, 1)), kern.gamma, kern.coef0, kern.degree, i, 7)
-        assert e == pytest.approx(K[7, i], rel=1e-12)
+        np.testing.assert_allclose(_get(c, kern, i, 50, perm), K[:, i], rtol=1e-12)
     assert c.stats[1:3].tolist() == [1, 2]  # hits, misses
+    z = np.empty(5)
+    kernel_values(kern, 7, np.array([0, 9, 7, 3, 49]), z)
+    np.testing.assert_allclose(z, K[7, [0, 9, 7, 3, 49]], rtol=1e-12)
 
 
 def test_svm_cache_memory_bound_and_lru():
@@ -49,26 +51,42 @@ def test_svm_cache_memory_bound_and_lru():
     assert cache_capacity(200.0, 20_000) == 200 * 2**20 // (8 * 20_000)
     with pytest.raises(ValueError, match="cache_size must be > 0"):
         cache_capacity(0.0, 10)
-    X, sq, kern, c = _setup(n=4000, cache_size=0.1)  # 0.1 MB: 3 columns of 4,000 float64
+    X, kern, c = _setup(n=4000, cache_size=0.1)  # 0.1 MB: 3 columns of 4,000 float64
     assert c.data.nbytes <= 0.1 * 2**20 and c.data.shape[0] == 3
-    active = np.arange(4000)
+    perm = np.arange(4000)
     for i in (0, 1, 2, 0, 3):  # 3 evicts the least recently used column: 1
-        _get(i, X, sq, kern, c, active, 4000)
+        _get(c, kern, i, 4000, perm)
     assert c.slot_of[1] == -1 and min(c.slot_of[[0, 2, 3]]) >= 0
 
 
-def test_svm_cache_completes_columns_after_unshrink():
-    X, sq, kern, c = _setup()
-    K = kern(X, X)
-    active = np.arange(50)
-    active[[5, 49]] = active[[49, 5]]  # sample 5 shrunk first (last position), then 48
-    slot = _get(10, X, sq, kern, c, active, 48)
-    col = c.data[slot]
-    assert np.allclose(col[active[:48]], K[active[:48], 10])
-    c.new_epoch(active)  # shrunk samples come back
-    slot = _get(10, X, sq, kern, c, np.arange(50), 50)
-    np.testing.assert_allclose(c.data[slot], K[:, 10], rtol=1e-12)
+def test_svm_cache_partial_column_is_completed():
+    X, kern, c = _setup()
+    K = RBF(X, X)
+    perm = np.random.default_rng(1).permutation(50)
+    column = _get(c, kern, 10, 20, perm)  # only the 20 active positions are computed
+    assert c.meta[c.slot_of[10], LENGTH] == 20
+    np.testing.assert_allclose(column[:20], K[perm[:20], 10], rtol=1e-12)
+    column = _get(c, kern, 10, 50, perm)  # every sample active again: the tail is added
+    np.testing.assert_allclose(column, K[perm, 10], rtol=1e-12)
     assert c.stats[2] == 1  # completed, not recomputed
+
+
+def test_svm_cache_moves_columns_to_a_new_layout():
+    X, kern, c = _setup()
+    K = RBF(X, X)
+    perm = np.arange(50)
+    _get(c, kern, 4, 40, perm)
+    _get(c, kern, 9, 50, perm)
+    rng = np.random.default_rng(2)
+    perm = rng.permutation(50)  # a new layout: the columns are moved on their next use
+    new_layout(c.arrays, perm)
+    for i, need in ((4, 45), (9, 30)):
+        np.testing.assert_allclose(_get(c, kern, i, need, perm)[:need], K[perm[:need], i],
+                                   rtol=1e-12)
+    assert c.stats[2] == 2  # no recomputation from scratch
+    for _ in range(HISTORY):  # a layout older than the history: recomputed, still right
+        new_layout(c.arrays, perm)
+    np.testing.assert_allclose(_get(c, kern, 4, 50, perm), K[perm, 4], rtol=1e-12)
 
 
 def test_svm_vectorised_exp_matches_numpy():

@@ -1,10 +1,16 @@
 """Kernel columns and a least-recently-used column cache with a memory bound, compiled by numba.
 
-SMO spends most of its time computing kernel columns ``K[:, i]``; libsvm keeps the recently used
-ones in an LRU cache of ``cache_size`` megabytes (Chang & Lin, 2011, section 5.1). Here the cache
-is a block of ``capacity`` full-length float64 columns. A column is filled only at the samples of
-the active set (the solver's shrinking never needs the others); when shrunk samples come back, a
-cached column is completed on them the next time it is used.
+SMO spends most of its time on kernel columns ``K[:, i]``; libsvm keeps the recently used ones in
+an LRU cache of ``cache_size`` megabytes (Chang & Lin, 2011, section 5.1). As in libsvm, the
+solver keeps its samples in *positions*: the active (unshrunk) samples are the first
+``n_active`` positions, so that every pass of SMO reads contiguous memory, and a column holds
+``k(x_i, x_{perm[p]})`` at position ``p``. A column stores the entries of its leading
+``length`` positions, filled on demand (a column is first needed on the active positions only).
+
+When shrinking moves samples to the tail, the layout gets a new version. Instead of swapping
+entries in every cached column at once (libsvm's ``Cache::swap_index``), a column computed under
+an older layout is moved to the new positions the next time it is used (one pass, entries the
+old layout lacked are computed); the last ``HISTORY`` layouts are remembered for that.
 
 The kernels are libsvm's: linear ``x.z``, rbf ``exp(-gamma ||x - z||^2)``, poly
 ``(gamma x.z + coef0)^degree``, sigmoid ``tanh(gamma x.z + coef0)``, or a precomputed matrix.
@@ -21,9 +27,11 @@ from numba import njit
 
 LINEAR, RBF, POLY, SIGMOID, PRECOMPUTED = 0, 1, 2, 3, 4
 KERNEL_CODES = {"linear": LINEAR, "rbf": RBF, "poly": POLY, "sigmoid": SIGMOID}
+OWNER, LAST_USED, LENGTH, VERSION = 0, 1, 2, 3  # columns of ColumnCache.meta
+HISTORY = 8  # layouts remembered for moving old columns to new positions
 
 
-def cache_capacity(cache_size: float, n: int) -> int:
+def cache_capacity(cache_size: float, n: int, itemsize: int = 8) -> int:
     """Number of kernel columns of length ``n`` that fit in ``cache_size`` MB (at least 2).
 
     SMO needs two columns at once, so two is the floor even for a tiny ``cache_size``.
@@ -36,43 +44,49 @@ def cache_capacity(cache_size: float, n: int) -> int:
     """
     if not np.isfinite(cache_size) or cache_size <= 0:
         raise ValueError(f"cache_size must be > 0 (megabytes), got {cache_size}.")
-    return int(min(n, max(2, int(cache_size * 2**20) // (8 * n))))
+    return int(min(n, max(2, int(cache_size * 2**20) // (itemsize * n))))
 
 
 class ColumnCache:
-    """The cache's arrays: column data, owner of each slot, slot of each sample, LRU clock.
+    """The cache's arrays (``arrays`` is the tuple the compiled code takes).
+
+    ``data``: the columns; ``meta[slot]``: owner sample, LRU time, valid length, layout
+    version; ``slot_of[s]``: slot of sample ``s`` or -1; ``layouts[v % HISTORY]``: the
+    position-to-sample map of layout version ``v`` (``layout_version`` says which ``v``);
+    ``stats``: clock, hits, misses, current layout version.
 
     Args:
         n: number of samples (length of a column).
-        cache_size: memory bound in megabytes.
+        cache_size: memory bound of ``data`` in megabytes.
 
     Examples:
         >>> import numpy as np
         >>> X = np.arange(6.0).reshape(3, 2)
         >>> c = ColumnCache(3, cache_size=1.0)
-        >>> active, dummy = np.arange(3), np.zeros((1, 1))
-        >>> slot = get_column(2, c.data, c.slot_of, c.owner, c.last_used, c.valid_upto, c.stats,
-        ...                   LINEAR, X, np.zeros(3), dummy, 1.0, 0.0, 3, active, 3, active)
+        >>> kern = (LINEAR, X, np.zeros(3), np.zeros((1, 1)), 1.0, 0.0, 3)
+        >>> perm = np.arange(3)
+        >>> slot = get_column(kern, c.arrays, 2, 3, perm, perm)
         >>> c.data[slot]
         array([ 5., 23., 41.])
-        >>> c.stats  # clock, hits, misses, epoch
+        >>> c.stats  # clock, hits, misses, layout version
         array([1, 0, 1, 0])
     """
 
     def __init__(self, n: int, cache_size: float):
         capacity = cache_capacity(cache_size, n)
         self.data = np.empty((capacity, n))
+        self.meta = np.zeros((capacity, 4), dtype=np.int64)
+        self.meta[:, OWNER] = -1
         self.slot_of = np.full(n, -1, dtype=np.int64)
-        self.owner = np.full(capacity, -1, dtype=np.int64)
-        self.last_used = np.zeros(capacity, dtype=np.int64)
-        self.valid_upto = np.zeros((capacity, 2), dtype=np.int64)  # (epoch, n_active)
-        self.stats = np.zeros(4, dtype=np.int64)  # clock, hits, misses, epoch
-        self.previous_active = np.arange(n)
-
-    def new_epoch(self, active: np.ndarray) -> None:
-        """Shrunk samples become active again; ``active`` is the order they were shrunk in."""
-        self.previous_active = active.copy()
-        self.stats[3] += 1
+        self.layouts = np.empty((HISTORY, n), dtype=np.int64)
+        self.layouts[0] = np.arange(n)
+        self.layout_version = np.full(HISTORY, -1, dtype=np.int64)
+        self.layout_version[0] = 0
+        self.stats = np.zeros(4, dtype=np.int64)
+        self.buffer = np.empty(n)
+        self.mark = np.zeros(n, dtype=np.int64)
+        self.arrays = (self.data, self.meta, self.slot_of, self.layouts, self.layout_version,
+                       self.stats, self.buffer, self.mark)
 
 
 # exp by Cody-Waite range reduction x = k ln2 + r, |r| <= ln2 / 2, a degree-13 Taylor polynomial
@@ -118,97 +132,112 @@ def exp_nonpositive(z):
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def fill_column(code, X, sq, Kpre, gamma, coef0, degree, i, active, n_active, out):
-    """Write ``k(x_i, x_t)`` into ``out[t]`` for the first ``n_active`` samples of ``active``."""
-    d = X.shape[1]
+def kernel_values(kern, i, samples, z):
+    """Write ``k(x_i, x_s)`` into ``z[k]`` for each sample ``s = samples[k]``.
+
+    ``kern = (code, X, sq, Kpre, gamma, coef0, degree)``, ``sq`` the squared row norms.
+    """
+    code, X, sq, Kpre, gamma, coef0, degree = kern
+    m, d = samples.shape[0], X.shape[1]
     if code == PRECOMPUTED:
-        for k in range(n_active):
-            t = active[k]
-            out[t] = Kpre[i, t]
+        for k in range(m):
+            z[k] = Kpre[i, samples[k]]
         return
-    if code == RBF:
-        z = np.empty(n_active)
-        for k in range(n_active):
-            t = active[k]
-            dot = 0.0
-            for f in range(d):
-                dot += X[i, f] * X[t, f]
-            z[k] = -gamma * (sq[i] + sq[t] - 2.0 * dot)
-        exp_nonpositive(z)
-        for k in range(n_active):
-            out[active[k]] = z[k]
-        return
-    for k in range(n_active):
-        t = active[k]
+    for k in range(m):
+        t = samples[k]
         dot = 0.0
         for f in range(d):
             dot += X[i, f] * X[t, f]
-        if code == LINEAR:
-            out[t] = dot
-        elif code == POLY:
-            out[t] = (gamma * dot + coef0) ** degree
-        else:
-            out[t] = np.tanh(gamma * dot + coef0)
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def kernel_entry(code, X, sq, Kpre, gamma, coef0, degree, i, t):
-    """``k(x_i, x_t)``."""
-    if code == PRECOMPUTED:
-        return Kpre[i, t]
-    dot = 0.0
-    for f in range(X.shape[1]):
-        dot += X[i, f] * X[t, f]
-    if code == LINEAR:
-        return dot
+        z[k] = dot
     if code == RBF:
-        return np.exp(-gamma * (sq[i] + sq[t] - 2.0 * dot))
-    if code == POLY:
-        return (gamma * dot + coef0) ** degree
-    return np.tanh(gamma * dot + coef0)
+        for k in range(m):
+            z[k] = -gamma * max(sq[i] + sq[samples[k]] - 2.0 * z[k], 0.0)
+        exp_nonpositive(z[:m])
+    elif code == POLY:
+        for k in range(m):
+            z[k] = (gamma * z[k] + coef0) ** degree
+    elif code == SIGMOID:
+        for k in range(m):
+            z[k] = np.tanh(gamma * z[k] + coef0)
 
 
 @njit(cache=True, nogil=True)
-def get_column(
-    i, data, slot_of, owner, last_used, valid_upto, stats, code, X, sq, Kpre, gamma, coef0,
-    degree, active, n_active, previous_active,
-):
-    """Slot of ``data`` holding column ``i`` (valid on the active set), computing it on a miss.
+def new_layout(cache, perm):
+    """Record ``perm`` (position -> sample) as the next layout version; return the version."""
+    layouts, layout_version, stats = cache[3], cache[4], cache[5]
+    stats[3] += 1
+    h = stats[3] % layouts.shape[0]
+    layouts[h, :] = perm
+    layout_version[h] = stats[3]
+    return stats[3]
 
-    A miss evicts the least recently used slot; the slot just returned is the most recent, so
-    two consecutive calls never evict each other's column. ``valid_upto[slot] = (epoch, m)``:
-    the column was filled for ``active[:m]`` during shrinking epoch ``epoch`` (``stats[3]``).
-    Within an epoch the active set only shrinks, so such a column stays valid; a column from
-    the epoch just before is completed on the samples it lacked, ``previous_active[m:]``
-    (libsvm likewise fills only the missing tail of a cached column).
+
+@njit(cache=True, nogil=True)
+def get_column(kern, cache, i, need, perm, pos):
+    """Slot of ``cache`` holding sample ``i``'s column, valid at positions ``[0, need)``.
+
+    ``perm``/``pos``: the current position -> sample map and its inverse. A miss evicts the
+    least recently used slot (never the one returned just before: it is the most recent); a
+    column of the current layout that is too short is completed, one of an older layout is
+    moved to the current positions first.
     """
+    data, meta, slot_of, layouts, layout_version, stats, buffer, mark = cache
     stats[0] += 1
-    epoch = stats[3]
+    version = stats[3]
     slot = slot_of[i]
-    if slot >= 0:
-        stats[1] += 1
-        last_used[slot] = stats[0]
-        if valid_upto[slot, 0] == epoch:
-            return slot
-        if valid_upto[slot, 0] == epoch - 1:
-            m = valid_upto[slot, 1]
-            fill_column(code, X, sq, Kpre, gamma, coef0, degree, i, previous_active[m:],
-                        previous_active.shape[0] - m, data[slot])
-            valid_upto[slot, 0], valid_upto[slot, 1] = epoch, active.shape[0]
-            return slot
-    else:
+    start = 0
+    if slot < 0:
         stats[2] += 1
         slot = 0
-        oldest = last_used[0]
-        for s in range(1, last_used.shape[0]):
-            if last_used[s] < oldest:
-                oldest = last_used[s]
+        for s in range(1, meta.shape[0]):
+            if meta[s, LAST_USED] < meta[slot, LAST_USED]:
                 slot = s
-        if owner[slot] >= 0:
-            slot_of[owner[slot]] = -1
-        owner[slot] = i
+        if meta[slot, OWNER] >= 0:
+            slot_of[meta[slot, OWNER]] = -1
+        meta[slot, OWNER] = i
+        meta[slot, LENGTH] = 0
         slot_of[i] = slot
-        last_used[slot] = stats[0]
-    fill_column(code, X, sq, Kpre, gamma, coef0, degree, i, active, n_active, data[slot])
-    valid_upto[slot, 0], valid_upto[slot, 1] = epoch, n_active
+    else:
+        stats[1] += 1
+        old = meta[slot, VERSION]
+        if old == version:
+            start = meta[slot, LENGTH]
+        elif layout_version[old % layouts.shape[0]] == old:
+            _move_column(kern, i, data[slot], layouts[old % layouts.shape[0]],
+                         meta[slot, LENGTH], need, perm, pos, buffer, mark, stats[0])
+            meta[slot, LENGTH] = start = need
+    meta[slot, LAST_USED] = stats[0]
+    meta[slot, VERSION] = version
+    column = data[slot]
+    if start < need:
+        z = buffer[: need - start]
+        kernel_values(kern, i, perm[start:need], z)
+        column[start:need] = z
+        meta[slot, LENGTH] = need
     return slot
+
+
+@njit(cache=True, nogil=True)
+def _move_column(kern, i, column, old_perm, length, need, perm, pos, buffer, mark, stamp):
+    """Move a column from an older layout to positions ``[0, need)`` of the current one."""
+    for p in range(length):
+        q = pos[old_perm[p]]
+        if q < need:
+            buffer[q] = column[p]
+            mark[q] = stamp
+    missing = np.empty(need, dtype=np.int64)
+    m = 0
+    for q in range(need):
+        if mark[q] == stamp:
+            column[q] = buffer[q]
+        else:
+            missing[m] = q
+            m += 1
+    if m > 0:
+        samples = np.empty(m, dtype=np.int64)
+        for k in range(m):
+            samples[k] = perm[missing[k]]
+        z = np.empty(m)
+        kernel_values(kern, i, samples, z)
+        for k in range(m):
+            column[missing[k]] = z[k]

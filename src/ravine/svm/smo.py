@@ -5,26 +5,31 @@ The problem is libsvm's (see :mod:`ravine.svm.objective`): minimise
 ``sum(alpha y) = 0``; with ``G`` the gradient of ``f`` and ``F = -y G`` it stops when the KKT
 violation ``m(alpha) - M(alpha) = max_{I_up} F - min_{I_low} F <= tol``.
 
-Each iteration (compiled with numba):
+Each iteration (compiled with numba) works, like libsvm, on *positions*: the active samples are
+the first ``n_active`` positions, so every pass reads contiguous memory.
 
 - **Working set by second-order information** (Fan, Chen & Lin, 2005, WSS 2):
   ``i = argmax_{t in I_up} F_t`` and
   ``j = argmin_{t in I_low, F_t < F_i} -(F_i - F_t)^2 / a_it`` with
-  ``a_it = K_ii + K_tt - 2 K_it`` (``tau = 1e-12`` where it is not positive).
+  ``a_it = K_ii + K_tt - 2 K_it`` (``tau = 1e-12`` where it is not positive); ties go to the
+  last position, as in libsvm. Membership of I_up / I_low is kept as additive penalties
+  (0 or -inf / +inf) so the passes have no data-dependent branches but the rare improvements.
 - **Analytic pair step** (as in :mod:`ravine.svm.smo_reference`): ``alpha_i += y_i s``,
   ``alpha_j -= y_j s``, ``s = min((F_i - F_j) / a_ij, room_i, room_j)``, then
   ``G += s * y * (K[:, i] - K[:, j])``, kept as ``F -= s (K[:, i] - K[:, j])``, over the
   active set, in the same pass that finds the next ``i``.
 - **Kernel columns** come from an LRU :class:`~ravine.svm.cache.ColumnCache` bounded by
-  ``cache_size`` MB.
+  ``cache_size`` MB, filled on the positions that are needed.
 - **Shrinking** (Joachims, 1999; libsvm's rule), every ``min(n, 1000)`` iterations: a multiplier
   at a bound that cannot be picked (in ``I_up`` only with ``F_t < M``, or in ``I_low`` only with
-  ``F_t > m``) leaves the active set. When the active set has converged, the gradient of the
-  shrunk samples is rebuilt from the support vectors (cached columns first, BLAS blocks for the
-  rest) and every sample becomes active again; SMO goes on until all of them satisfy the rule.
+  ``F_t > m``) moves behind the active positions (when at least 1/32 of them go: each move
+  makes the cached columns move too, lazily). When the active set has converged, the gradient
+  of the shrunk samples is rebuilt (libsvm's ``G_bar``, the part of the multipliers at ``C``,
+  kept up to date whenever one reaches or leaves ``C``, plus float64 BLAS blocks for the free
+  ones) and every sample becomes active again; SMO goes on until all of them satisfy the rule.
   As in libsvm, the samples are also brought back once when the violation first falls under
   ``10 tol`` (it undoes early shrinking mistakes: on the generated 5,000 x 20 linear problem it
-  cut the iterations from 100k to 78k), and shrinking resumes after one step on all of them.
+  cut the iterations from 100k to 71k), and shrinking resumes after one step on all of them.
 
 References:
     Platt, J. (1998). Sequential minimal optimization. MSR-TR-98-14.
@@ -43,11 +48,12 @@ import numpy as np
 from numba import njit
 from sklearn.exceptions import ConvergenceWarning
 
-from .cache import KERNEL_CODES, PRECOMPUTED, ColumnCache, get_column, kernel_entry
+from .cache import KERNEL_CODES, PRECOMPUTED, ColumnCache, get_column, new_layout
 from .kernels import Kernel
 from .smo_reference import TAU, intercept_from_gradient
 
 CONVERGED, SHRUNK_CONVERGED, UNSHRINK, MAX_ITER = 0, 1, 2, 3
+MIN_SHRINK = 32  # re-layout only when at least 1/32 of the active samples leave
 
 
 @dataclass
@@ -61,120 +67,147 @@ class SMOResult:
     converged: bool
     cache_hits: int = 0
     cache_misses: int = 0
+    layouts: int = 0  # shrinking steps that moved samples out of the active positions
 
 
 @njit(cache=True, nogil=True)
 def _set_flags(t, y, alpha, C, up, low):
-    """``up[t]``: t in I_up; ``low[t]``: t in I_low."""
-    up[t] = (y[t] > 0 and alpha[t] < C) or (y[t] < 0 and alpha[t] > 0)
-    low[t] = (y[t] < 0 and alpha[t] < C) or (y[t] > 0 and alpha[t] > 0)
+    """Membership of ``t`` as additive penalties: ``up[t]`` is 0 in I_up, else -inf;
+    ``low[t]`` is 0 in I_low, else +inf (so ``F + up`` and ``F + low`` select without branches).
+    """
+    in_up = (y[t] > 0 and alpha[t] < C) or (y[t] < 0 and alpha[t] > 0)
+    in_low = (y[t] < 0 and alpha[t] < C) or (y[t] > 0 and alpha[t] > 0)
+    up[t] = 0.0 if in_up else -np.inf
+    low[t] = 0.0 if in_low else np.inf
 
 
 @njit(cache=True, nogil=True)
-def _select_i(F, up, active, n_active):
-    """``(F_max, i)``: the largest ``F`` over the active part of ``I_up``."""
+def _select_i(F, up, n_active):
+    """``(F_max, i)``: the largest ``F`` over the active part of ``I_up`` (last one on ties)."""
     F_max, i = -np.inf, -1
-    for k in range(n_active):
-        t = active[k]
-        if up[t] and F[t] >= F_max:
-            F_max, i = F[t], t
+    for t in range(n_active - 1, -1, -1):
+        if F[t] + up[t] > F_max:
+            F_max, i = F[t] + up[t], t
     return F_max, i
 
 
 @njit(cache=True, nogil=True)
-def _violation(F, up, low, active, n_active):
-    """``m - M``: the KKT violation over the active samples."""
+def _extremes(F, up, low, n_active):
+    """``(m, M)``: max of ``F`` over the active part of I_up, min over that of I_low."""
     m, M = -np.inf, np.inf
-    for k in range(n_active):
-        t = active[k]
-        if up[t] and F[t] > m:
-            m = F[t]
-        if low[t] and F[t] < M:
-            M = F[t]
-    return m - M
+    for t in range(n_active):
+        m = max(m, F[t] + up[t])
+        M = min(M, F[t] + low[t])
+    return m, M
 
 
 @njit(cache=True, nogil=True)
-def _shrink(F, up, low, active, n_active):
-    """Move unpickable bounded samples past the end of the active part; return its new size."""
-    m, M = -np.inf, np.inf
-    for k in range(n_active):
-        t = active[k]
-        if up[t] and F[t] > m:
-            m = F[t]
-        if low[t] and F[t] < M:
-            M = F[t]
-    k = 0
-    while k < n_active:
-        t = active[k]
-        if (up[t] and not low[t] and F[t] < M) or (low[t] and not up[t] and F[t] > m):
-            n_active -= 1
-            active[k], active[n_active] = active[n_active], active[k]
+def _unpickable(t, m, M, F, up, low):
+    """libsvm's ``be_shrunk``: in I_up only with ``F < M``, or in I_low only with ``F > m``."""
+    in_up, in_low = up[t] == 0.0, low[t] == 0.0
+    return (in_up and not in_low and F[t] < M) or (in_low and not in_up and F[t] > m)
+
+
+@njit(cache=True, nogil=True)
+def _shrink(m, M, n_active, y, alpha, F, up, low, diag, upper_part, perm, pos, cache):
+    """Move the unpickable bounded samples behind the active ones; return the new ``n_active``.
+
+    A sample leaves when it is in I_up only with ``F < M`` or in I_low only with ``F > m``
+    (libsvm's ``be_shrunk``). The kept samples keep their order (a stable partition), which
+    gives a new layout version of the cache.
+    """
+    leaving = 0
+    for t in range(n_active):
+        leaving += _unpickable(t, m, M, F, up, low)
+    if leaving == 0 or MIN_SHRINK * leaving < n_active:
+        return n_active
+    order = np.empty(n_active, dtype=np.int64)
+    a, b = 0, n_active - leaving
+    for t in range(n_active):
+        if _unpickable(t, m, M, F, up, low):
+            order[b] = t
+            b += 1
         else:
-            k += 1
-    active[:n_active] = np.sort(active[:n_active])  # keep memory access in order
-    return n_active, m - M
+            order[a] = t
+            a += 1
+    y[:n_active] = y[order]
+    alpha[:n_active] = alpha[order]
+    F[:n_active] = F[order]
+    up[:n_active] = up[order]
+    low[:n_active] = low[order]
+    diag[:n_active] = diag[order]
+    upper_part[:n_active] = upper_part[order]
+    perm[:n_active] = perm[order]
+    for p in range(n_active):
+        pos[perm[p]] = p
+    new_layout(cache, perm)
+    return n_active - leaving
 
 
 @njit(cache=True, nogil=True)
 def smo_loop(
-    code, X, sq, Kpre, gamma, coef0, degree, y, C, tol, max_iter, shrinking, alpha, F, up, low,
-    diag, active, n_active, data, slot_of, owner, last_used, valid_upto, stats, previous_active,
-    out, flags,
+    kern, cache, y, C, tol, max_iter, shrinking, alpha, F, up, low, diag, upper_part, perm,
+    pos, n_active, out, flags,
 ):  # pragma: no cover - compiled
-    """Run SMO until a status: converged, converged on a shrunk set, or max_iter.
+    """Run SMO until a status: converged, converged on a shrunk set, unshrink, or max_iter.
 
-    Works on ``F = -y G`` and the membership flags ``up``/``low`` (all updated in place);
-    ``out`` receives (n_iter, n_active, violation). ``flags[0]``: the one unshrink at
-    ``10 tol`` happened; ``flags[1]``: iterations before the first shrinking (0: the default
-    ``min(n, 1000)``).
+    Works on positions (see :mod:`ravine.svm.cache`): ``F = -y G``, the membership flags
+    ``up``/``low``, ``upper_part[p] = sum_{s: alpha_s = C} C y_s K(s, perm[p])`` (libsvm's
+    ``G_bar``, for bringing shrunk samples back), all updated in place. ``out`` receives
+    (n_iter, n_active, violation). ``flags[0]``: the one unshrink at ``10 tol`` happened;
+    ``flags[1]``: iterations before the first shrinking (0: the default ``min(n, 1000)``).
     """
+    data = cache[0]
     n = y.shape[0]
     n_iter = 0
     counter = flags[1] if flags[1] > 0 else min(n, 1000)
     status = MAX_ITER
     gap = np.inf
-    F_max, i = _select_i(F, up, active, n_active)
+    F_max, i = _select_i(F, up, n_active)
     while n_iter < max_iter:
         counter -= 1
         if counter == 0:
             counter = min(n, 1000)
             if shrinking:
-                if flags[0] == 0 and n_active < n and _violation(F, up, low, active,
-                                                                 n_active) <= 10 * tol:
+                m, M = _extremes(F, up, low, n_active)
+                if flags[0] == 0 and m - M <= 10 * tol:
                     flags[0] = 1  # libsvm: unshrink once, near the end, to fix early mistakes
-                    status = UNSHRINK
-                    break
-                n_active, gap = _shrink(F, up, low, active, n_active)
-                F_max, i = _select_i(F, up, active, n_active)
-        F_min, j, best = np.inf, -1, np.inf
+                    if n_active < n:
+                        status = UNSHRINK
+                        break
+                n_active = _shrink(m, M, n_active, y, alpha, F, up, low, diag, upper_part,
+                                   perm, pos, cache)
+                F_max, i = _select_i(F, up, n_active)
+        F_min, j, best_b2, best_a = np.inf, -1, 0.0, 1.0
         if i >= 0:
-            Ki = data[get_column(i, data, slot_of, owner, last_used, valid_upto, stats, code, X, sq,
-                                 Kpre, gamma, coef0, degree, active, n_active,
-                                 previous_active)]
+            Ki = data[get_column(kern, cache, perm[i], n_active, perm, pos)]
             d_i = diag[i]
-            for k in range(n_active):
-                # no branch on low[t] (a coin toss for the predictor); the rare improvements
-                # of the running minima are the only branches taken
-                t = active[k]
-                lo, Ft = low[t], F[t]
-                if lo & (Ft < F_min):
-                    F_min = Ft
-                b = F_max - Ft
+            for t in range(n_active - 1, -1, -1):
+                # no branch on membership (a coin toss for the predictor): F + low is +inf
+                # outside I_low, which makes b = -inf; the rare improvements of the running
+                # minima are the only branches taken. The decrease b^2 / a is compared by
+                # cross-multiplying (b^2 best_a > best_b2 a): no division per t. The loop runs
+                # backwards so that ties go to the last index, as in libsvm.
+                Fl = F[t] + low[t]
+                if Fl < F_min:
+                    F_min = Fl
+                b = F_max - Fl
                 a = d_i + diag[t] - 2.0 * Ki[t]
-                gain = -b * b / (a if a > 0 else TAU)
-                if lo & (b > 0) & (gain <= best):
-                    best, j = gain, t
+                a = a if a > 0 else TAU
+                b2 = b * b
+                gain = b2 * best_a - best_b2 * a if b > 0 else -1.0
+                if gain > 0:
+                    best_b2, best_a, j = b2, a, t
         gap = F_max - F_min
         if j < 0 or gap <= tol:
             status = SHRUNK_CONVERGED if n_active < n else CONVERGED
             break
-        Kj = data[get_column(j, data, slot_of, owner, last_used, valid_upto, stats, code, X, sq,
-                             Kpre, gamma, coef0, degree, active, n_active, previous_active)]
+        Kj = data[get_column(kern, cache, perm[j], n_active, perm, pos)]
         a = diag[i] + diag[j] - 2.0 * Ki[j]
         room_i = C - alpha[i] if y[i] > 0 else alpha[i]
         room_j = alpha[j] if y[j] > 0 else C - alpha[j]
         s = min((F_max - F[j]) / (a if a > 0 else TAU), room_i, room_j)
+        was_upper_i, was_upper_j = alpha[i] >= C, alpha[j] >= C
         alpha[i] = min(max(alpha[i] + y[i] * s, 0.0), C)
         alpha[j] = min(max(alpha[j] - y[j] * s, 0.0), C)
         if s == room_i:  # land exactly on the bound
@@ -185,75 +218,43 @@ def smo_loop(
         _set_flags(j, y, alpha, C, up, low)
         # F update (G += s y (K_i - K_j) means F -= s (K_i - K_j)) fused with the next
         # i = argmax_{I_up} F: one pass instead of two
+        i_old = i
         F_max, i = -np.inf, -1
-        for k in range(n_active):
-            t = active[k]
+        for t in range(n_active - 1, -1, -1):
             Ft = F[t] - s * (Ki[t] - Kj[t])
             F[t] = Ft
-            if up[t] & (Ft >= F_max):
-                F_max, i = Ft, t
+            if Ft + up[t] > F_max:
+                F_max, i = Ft + up[t], t
+        if shrinking:  # upper_part follows the samples that reach or leave C (full columns)
+            for t, was_upper in ((i_old, was_upper_i), (j, was_upper_j)):
+                if was_upper != (alpha[t] >= C):
+                    column = data[get_column(kern, cache, perm[t], n, perm, pos)]
+                    c = C * y[t] if alpha[t] >= C else -C * y[t]
+                    for p in range(n):
+                        upper_part[p] += c * column[p]
         n_iter += 1
     out[0], out[1], out[2] = n_iter, n_active, gap
     return status
 
 
-@njit(cache=True, nogil=True)
-def _gradient_from_cached_columns(
-    code, X, sq, Kpre, gamma, coef0, degree, y, alpha, F, active, n_active, data, slot_of,
-    valid_upto, epoch,
-):  # pragma: no cover - compiled
-    """Subtract the terms of support vectors with cached columns from ``F`` of shrunk samples.
-
-    A cached column already holds ``K_ts`` for every ``t`` shrunk after it was computed
-    (positions ``n_active <= p < valid_upto``); the other entries are computed here when they
-    are under a quarter of the column.
-    Returns a mask of the support vectors left for :func:`rebuild_gradient` to add.
-    """
-    n = y.shape[0]
-    left = np.zeros(n, dtype=np.bool_)
-    for s in range(n):
-        if alpha[s] <= 0:
-            continue
-        slot = slot_of[s]
-        covered = max(n_active, valid_upto[slot, 1]) if slot >= 0 else n_active
-        if slot < 0 or valid_upto[slot, 0] != epoch or 4 * (n - covered) > n - n_active:
-            left[s] = True  # no column, or one that misses over a quarter of the entries
-            continue
-        c = alpha[s] * y[s]
-        column = data[slot]
-        for p in range(n_active, covered):
-            t = active[p]
-            F[t] -= c * column[t]
-        for p in range(covered, n):
-            t = active[p]
-            F[t] -= c * kernel_entry(code, X, sq, Kpre, gamma, coef0, degree, s, t)
-    return left
-
-
-def rebuild_gradient(kernel, X, y, alpha, F, active, n_active, cache, code, sq, Kpre,
+def rebuild_gradient(kernel, X, y, alpha, F, upper_part, perm, n_active, C,
                      chunk_bytes=32 * 2**20):
-    """Recompute ``F[t] = -y_t G_t = y_t - sum_s alpha_s y_s K_ts`` for shrunk ``t``.
+    """Recompute ``F[p] = y_p - sum_s alpha_s y_s K(s, perm[p])`` at the shrunk positions.
 
-    The shrunk samples are ``active[n_active:]``.
-
-    Support vectors with a cached column contribute from the cache; the others through
-    kernel blocks (BLAS), ``chunk_bytes`` at a time.
+    The multipliers at ``C`` contribute ``upper_part`` (kept up to date by the solver), the
+    free ones (all active: shrinking never moves a free sample) through float64 kernel blocks
+    (BLAS), ``chunk_bytes`` at a time.
     """
-    rows = active[n_active:]
-    F[rows] = y[rows]
-    left = _gradient_from_cached_columns(
-        code, X, sq, Kpre, kernel.gamma, kernel.coef0, kernel.degree, y, alpha, F, active,
-        n_active, cache.data, cache.slot_of, cache.valid_upto, cache.stats[3],
-    )
-    sv = np.flatnonzero(left)
-    if sv.size == 0:
+    F[n_active:] = y[n_active:] - upper_part[n_active:]
+    free = np.flatnonzero((alpha[:n_active] > 0) & (alpha[:n_active] < C))
+    if free.size == 0:
         return
-    rows = np.sort(rows)
-    coef = alpha[sv] * y[sv]
-    step = max(1, chunk_bytes // (8 * sv.size))
+    rows, sv, coef = perm[n_active:], X[perm[free]], alpha[free] * y[free]
+    step = max(1, chunk_bytes // (8 * free.size))
     for start in range(0, rows.size, step):
-        r = rows[start : start + step]
-        F[r] -= kernel(X[r], X[sv]) @ coef
+        F[n_active + start : n_active + start + step] -= (
+            kernel(X[rows[start : start + step]], sv) @ coef
+        )
 
 
 def solve_smo(
@@ -300,27 +301,26 @@ def solve_smo(
     else:
         code, Kpre = KERNEL_CODES[kernel.name], np.zeros((1, 1))
         diag = kernel.diagonal(X)
-    sq = np.einsum("ij,ij->i", X, X)
+    kern = (code, X, np.einsum("ij,ij->i", X, X), Kpre, float(kernel.gamma),
+            float(kernel.coef0), int(kernel.degree))
     cache = ColumnCache(n, cache_size)
-    alpha, F = np.zeros(n), y.copy()  # F = -y G, and G = -1 at alpha = 0
-    up, low = y > 0, y < 0
-    active, n_active = np.arange(n), n
-    out = np.zeros(3)
-    flags = np.zeros(2, dtype=np.int64)
-    n_iter = 0
+    # per position p (sample perm[p]); the active samples are the first n_active positions
+    perm, pos = np.arange(n), np.arange(n)
+    y_p, alpha, F = y.copy(), np.zeros(n), y.copy()  # F = -y G, and G = -1 at alpha = 0
+    up, low = np.where(y > 0, 0.0, -np.inf), np.where(y < 0, 0.0, np.inf)
+    upper_part = np.zeros(n)
+    n_active, n_iter = n, 0
+    out, flags = np.zeros(3), np.zeros(2, dtype=np.int64)
     while True:
         status = smo_loop(
-            code, X, sq, Kpre, kernel.gamma, kernel.coef0, kernel.degree, y, float(C), tol,
-            limit - n_iter, shrinking, alpha, F, up, low, diag, active, n_active,
-            cache.data, cache.slot_of, cache.owner, cache.last_used, cache.valid_upto,
-            cache.stats, cache.previous_active, out, flags,
+            kern, cache.arrays, y_p, float(C), float(tol), limit - n_iter, bool(shrinking),
+            alpha, F, up, low, diag, upper_part, perm, pos, n_active, out, flags,
         )
         flags[1] = 0
         n_iter += int(out[0])
         n_active, gap = int(out[1]), float(out[2])
         if n_active < n:
-            rebuild_gradient(kernel, X, y, alpha, F, active, n_active, cache, code, sq, Kpre)
-            cache.new_epoch(active)
+            rebuild_gradient(kernel, X, y_p, alpha, F, upper_part, perm, n_active, C)
             n_active = n
             if status == UNSHRINK:
                 flags[1] = 1  # shrink again at once, on the exact gradient
@@ -338,12 +338,15 @@ def solve_smo(
             ConvergenceWarning,
             stacklevel=3,
         )
+    alpha_s, F_s = np.empty(n), np.empty(n)
+    alpha_s[perm], F_s[perm] = alpha, F
     return SMOResult(
-        alpha=alpha,
-        intercept=intercept_from_gradient(alpha, y, -y * F, C),
+        alpha=alpha_s,
+        intercept=intercept_from_gradient(alpha_s, y, -y * F_s, C),
         n_iter=n_iter,
         violation=gap,
         converged=converged,
         cache_hits=int(cache.stats[1]),
         cache_misses=int(cache.stats[2]),
+        layouts=int(cache.stats[3]),
     )
