@@ -36,6 +36,9 @@ class Algorithm:
         scalar_keys: per-tensor scalar state tensors (``step``'s dtype) the kernel updates.
         first_flag: whether the kernel has a ``FIRST`` variant for tensors whose lazily created
             state (e.g. SGD's momentum buffer) starts this step.
+        norm_pass: whether the kernel sums over the group first (it then takes no prefix).
+        scratch: 1 when the kernel reads a buffer the runner fills each step (gradient noise),
+            its pointer placed after the state buffers'.
     """
 
     name = ""
@@ -43,6 +46,8 @@ class Algorithm:
     uses_step = False
     first_flag = False
     scalar_keys: tuple[str, ...] = ()
+    norm_pass = False  # a first pass over the group (norms) before the update
+    scratch = 0  # 1: the kernel reads a scratch buffer the runner fills (gradient noise)
 
     def flags(self, group: dict) -> dict[str, int] | None:
         """Compile-time flags for this group, or ``None`` when the group needs the reference."""
@@ -194,16 +199,25 @@ from .algorithms_adaptive import ADAPTIVE  # noqa: E402  (they subclass Algorith
 from .algorithms_chains import CHAINS  # noqa: E402
 from .algorithms_nadam_radam import NADAM_RADAM  # noqa: E402
 from .algorithms_per_tensor import PER_TENSOR  # noqa: E402
+from .algorithms_prefixed import PlainAlgorithm, prefixed_for  # noqa: E402
 
 ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE, *NADAM_RADAM,
-                               *PER_TENSOR, *CHAINS]
+                               *PER_TENSOR, *CHAINS, PlainAlgorithm()]
+_composed: dict[tuple, Algorithm | None] = {}
 
 
 def algorithm_for(transform: Any) -> Algorithm | None:
-    """The fused algorithm for a chain, matched by the exact types of its transforms."""
+    """The fused algorithm for a chain, matched by the exact types of its transforms.
+
+    Besides the chains of :data:`ALGORITHMS`, a chain may start with ``clip_by_value``,
+    ``clip_by_global_norm`` or ``add_gradient_noise`` in front of an elementwise one, and may
+    leave out its leading ``add_l2`` (see :mod:`.algorithms_prefixed`).
+    """
     links = getattr(transform, "transforms", (transform,))
     kinds = tuple(type(t) for t in links)
     for algorithm in ALGORITHMS:
         if kinds == algorithm.transforms:
             return algorithm
-    return None
+    if kinds not in _composed:
+        _composed[kinds] = prefixed_for(kinds, ALGORITHMS)
+    return _composed[kinds]

@@ -39,6 +39,7 @@ class LAMBAlgorithm(Algorithm):
     """``chain(scale_by_adam(), add_decayed_weights(), scale_by_trust_ratio(), scale_by_lr())``."""
 
     name = "lamb"
+    norm_pass = True
     transforms = (_t.scale_by_adam, _t.add_decayed_weights,
                   getattr(_t, "scale_by_trust_ratio", None), _t.scale_by_lr)
     uses_step = True
@@ -105,6 +106,7 @@ class LARSAlgorithm(Algorithm):
     """``chain(scale_by_lars(), scale_by_momentum(), scale_by_lr())``."""
 
     name = "lars"
+    norm_pass = True
     transforms = (getattr(_t, "scale_by_lars", None), _t.scale_by_momentum, _t.scale_by_lr)
     first_flag = True
 
@@ -164,6 +166,7 @@ class ClipGlobalNormAlgorithm(Algorithm):
     """``chain(clip_by_global_norm(), scale_by_lr())``: the norm is over the whole group."""
 
     name = "clip_global_norm"
+    norm_pass = True
     transforms = (getattr(_t, "clip_by_global_norm", None), _t.scale_by_lr)
 
     def hyper(self, group):

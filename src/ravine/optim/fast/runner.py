@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...transforms.noise import _MIX
 from . import compiler
 from .algorithms import Algorithm
 from .csource import render
@@ -36,6 +37,7 @@ FAST_PATHS = ("auto", "kernel", "reference")
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
 _STEP_DTYPES = {torch.float32: 0, torch.float64: 1}
 _kernels: dict[tuple, Any] = {}
+_NOISE_BATCH = 1 << 18  # elements of small tensors' noise drawn side by side for one call
 
 
 def default_fast_path() -> str:
@@ -102,10 +104,10 @@ class _Layout:
         self.dtype = params[0].dtype
         self.keys = keys + (("step",) if counted else ()) + algorithm.scalar_keys
         self.tensors = [tuple(s[k] for k in self.keys) for s in states]
-        step_index = 2 + len(keys)
+        step_index = 2 + len(keys) + algorithm.scratch
         self.table = np.zeros((len(params), step_index + 1 + len(algorithm.scalar_keys)),
                               dtype=np.uint64)
-        columns = list(range(2, step_index)) + ([step_index] if counted else [])
+        columns = list(range(2, 2 + len(keys))) + ([step_index] if counted else [])
         columns += list(range(step_index + 1, self.table.shape[1]))
         for row, tensors in zip(self.table, self.tensors, strict=True):
             row[columns] = [t.data_ptr() for t in tensors]
@@ -113,6 +115,7 @@ class _Layout:
         self.step_mode = 0
         if counted:
             self.step_mode = 2 | _STEP_DTYPES[states[0]["step"].dtype]
+        self.noise = _Noise(params) if algorithm.scratch else None
 
     def matches(self, opt, group, params, flags, counted) -> bool:
         if (group is not self.group or flags != self.flags or counted != self.counted
@@ -133,6 +136,10 @@ class _Layout:
         table = self.table
         table[:, 0] = [p.data_ptr() for p in params]
         table[:, 1] = [g.data_ptr() for g in grads]
+        if self.noise is not None:
+            self.noise.invoke(self.algorithm, self.fn, self.flags, group, self.dicts, table,
+                              self.numel, values, self.step_mode)
+            return
         _invoke(self.fn, len(params), table, self.numel, values, self.step_mode)
 
 
@@ -182,16 +189,17 @@ def _first_step(opt, algorithm, group, params, grads, flags, counted, layouts) -
         raise RuntimeError(f"{type(opt).__name__}: the chain reads step but _uses_step is False")
     values = algorithm.hyper(opt._hyperparameters(group, step))
     first = [algorithm.lazy_state(p, s, flags) for p, s in zip(params, states, strict=True)]
+    call = _Call(algorithm, group, keys, counted, values, step_mode)
     if algorithm.first_flag and any(first):
-        fn_first = kernel(algorithm, name, {**flags, "FIRST": 1})
-        for fn_, part in ((fn_first, True), (fn, False)):
+        flags_first = {**flags, "FIRST": 1}
+        fn_first = kernel(algorithm, name, flags_first)
+        for fn_, flags_, part in ((fn_first, flags_first, True), (fn, flags, False)):
             idx = [i for i, f in enumerate(first) if f is part]
             if idx:
-                _call(fn_, [params[i] for i in idx], [grads[i] for i in idx],
-                      [states[i] for i in idx], keys, algorithm.scalar_keys, counted, values,
-                      step_mode)
+                call(fn_, flags_, [params[i] for i in idx], [grads[i] for i in idx],
+                     [states[i] for i in idx])
         return True  # the next step builds the layout, with every buffer in place
-    _call(fn, params, grads, states, keys, algorithm.scalar_keys, counted, values, step_mode)
+    call(fn, flags, params, grads, states)
     layouts[id(group)] = _Layout(opt, algorithm, group, fn, flags, counted, params, states, keys)
     return True
 
@@ -223,16 +231,72 @@ def _reference_rest(opt, group, params, states) -> bool:
     return True
 
 
-def _call(fn, params, grads, states, keys, scalar_keys, counted, values, step_mode) -> None:
+class _Call:
     """One kernel call without a cached layout (first steps)."""
-    rows = []
-    for p, g, s in zip(params, grads, states, strict=True):
-        rows.append([p.data_ptr(), g.data_ptr(), *(s[k].data_ptr() for k in keys),
-                     s["step"].data_ptr() if counted else 0,
-                     *(s[k].data_ptr() for k in scalar_keys)])
-    table = np.array(rows, dtype=np.uint64)
-    numel = np.array([p.numel() for p in params], dtype=np.int64)
-    _invoke(fn, len(params), table, numel, values, step_mode)
+
+    def __init__(self, algorithm, group, keys, counted, values, step_mode):
+        self.algorithm, self.group, self.keys, self.counted = algorithm, group, keys, counted
+        self.values, self.step_mode = values, step_mode
+
+    def __call__(self, fn, flags, params, grads, states) -> None:
+        algorithm = self.algorithm
+        rows = []
+        for p, g, s in zip(params, grads, states, strict=True):
+            rows.append([p.data_ptr(), g.data_ptr(), *(s[k].data_ptr() for k in self.keys),
+                         *([0] * algorithm.scratch),
+                         s["step"].data_ptr() if self.counted else 0,
+                         *(s[k].data_ptr() for k in algorithm.scalar_keys)])
+        table = np.array(rows, dtype=np.uint64)
+        numel = np.array([p.numel() for p in params], dtype=np.int64)
+        if algorithm.scratch:
+            _Noise(params).invoke(algorithm, fn, flags, self.group, states, table, numel,
+                                  self.values, self.step_mode)
+            return
+        _invoke(fn, len(params), table, numel, self.values, self.step_mode)
+
+
+class _Noise:
+    """Gradient noise for a kernel: each tensor's draw, as the reference draws it, in a scratch.
+
+    The scratch holds the largest tensor (or up to ``_NOISE_BATCH`` elements of small ones):
+    consecutive tensors with the same step are drawn into it side by side and updated by one
+    kernel call; a tensor that does not fit starts the next batch.
+    """
+
+    def __init__(self, params):
+        sizes = [p.numel() for p in params]
+        self.capacity = max(max(sizes), min(sum(sizes), _NOISE_BATCH))
+        self.buffer = torch.empty(self.capacity, dtype=params[0].dtype)
+        self.shapes = [p.shape for p in params]
+        self.generator = torch.Generator()
+
+    def invoke(self, algorithm, fn, flags, group, states, table, numel, values, step_mode):
+        column = 2 + len(algorithm.state_keys(flags))
+        base, item = self.buffer.data_ptr(), self.buffer.element_size()
+        steps = [int(s["step"].item()) for s in states]  # not yet counted: the reference's t
+        stds = [algorithm.noise_std(group, t) for t in steps]
+        start, used = 0, 0
+        for k, (t, std) in enumerate(zip(steps, stds, strict=True)):
+            size = int(numel[k])
+            if k > start and (std != stds[start] or used + size > self.capacity):
+                self._run(algorithm, fn, flags, table, numel, values, step_mode, start, k,
+                          stds[start])
+                start, used = k, 0
+            table[k, column] = base + used * item
+            if std != 0:
+                self.generator.manual_seed((states[k]["noise_key"] * _MIX + t) % 2**63)
+                self.buffer[used:used + size].view(self.shapes[k]).normal_(
+                    generator=self.generator)
+            used += size
+        if states:
+            self._run(algorithm, fn, flags, table, numel, values, step_mode, start, len(states),
+                      stds[start])
+
+    def _run(self, algorithm, fn, flags, table, numel, values, step_mode, start, stop, std):
+        if std == 0:  # the reference adds nothing at all
+            fn = kernel(algorithm, _DTYPES[self.buffer.dtype], {**flags, "NOISE": 0})
+        values = [*values[:-1], std]
+        _invoke(fn, stop - start, table[start:stop], numel[start:stop], values, step_mode)
 
 
 def _invoke(fn, n, table, numel, values, step_mode) -> None:

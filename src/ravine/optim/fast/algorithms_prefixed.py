@@ -1,0 +1,195 @@
+"""Fused kernels for a gradient transform in front of a known chain: clipping, gradient noise.
+
+A chain ``chain(<prefix>, *rest)`` whose ``rest`` has a fused kernel without a norm pass (any
+elementwise algorithm, or plain ``scale_by_lr``) runs as that kernel with its gradient read
+replaced by the prefix applied to it, in the reference's order (``maximize`` first, then the
+prefix, then the rest of the chain):
+
+- ``clip_by_value``: ``clamp(g, -c, c)``;
+- ``clip_by_global_norm``: a first pass sums ``g^2`` per tensor (in double), the group's factor
+  ``min(1, max_norm / (N + 1e-6))`` is formed as the reference forms it (each tensor's norm in
+  its dtype), and the second pass runs the rest of the chain on ``g * factor``;
+- ``add_gradient_noise``: the runner draws each tensor's noise with exactly the reference's
+  generator call (seeded by the tensor's key and step) into a reusable scratch buffer no larger
+  than needed for the largest tensor, and the kernel adds ``std * noise`` in the same pass.
+
+A leading ``add_l2`` of the rest may also be left out of the chain (e.g.
+``chain(clip_by_global_norm(), scale_by_adam(), add_decayed_weights(), scale_by_lr())``): the
+kernel then runs with the L2 term off, as the reference would.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from typing import Any
+
+from ... import transforms as _t
+from .algorithms import Algorithm
+from .csource import KernelSource
+
+__all__ = ["PlainAlgorithm", "PrefixedAlgorithm", "WithoutL2", "prefixed_for"]
+
+_GRAD = re.compile(r"MAXIMIZE \? -g\[i\] : g\[i\]")
+_NOISE = getattr(_t, "add_gradient_noise", None)
+_CLIP_NORM = getattr(_t, "clip_by_global_norm", None)
+_CLIP_VALUE = getattr(_t, "clip_by_value", None)
+
+
+class PlainAlgorithm(Algorithm):
+    """``chain(scale_by_lr())``: plain gradient descent, ``p <- p - lr * g``."""
+
+    name = "plain"
+    transforms = (_t.scale_by_lr,)
+
+    def hyper(self, group):
+        return [float(group["lr"])]
+
+    def source(self, flags):
+        return KernelSource(
+            buffers=(), hyper=("lr",), prologue="const T nlr = (T)(-lr);",
+            body="""
+                const T gi = MAXIMIZE ? -g[i] : g[i];
+                p[i] = p[i] + gi * nlr;
+            """)
+
+
+class WithoutL2(Algorithm):
+    """An algorithm whose chain starts with ``add_l2``, matched by the chain without it."""
+
+    def __init__(self, base: Algorithm) -> None:
+        self.base = base
+        self.name = f"{base.name}-nol2"
+        self.transforms = base.transforms[1:]
+        self.uses_step, self.first_flag = base.uses_step, base.first_flag
+        self.scalar_keys = base.scalar_keys
+        self._decoupled = _t.add_decayed_weights in base.transforms
+
+    def _effective(self, group: dict) -> dict:
+        # without add_l2 the only decay is add_decayed_weights, when the chain has it and
+        # the group does not switch it off
+        if self._decoupled and group.get("decoupled_weight_decay", True):
+            return {**group, "decoupled_weight_decay": True}
+        return {**group, "weight_decay": 0.0}
+
+    def flags(self, group):
+        return self.base.flags(self._effective(group))
+
+    def state_keys(self, flags):
+        return self.base.state_keys(flags)
+
+    def hyper(self, group):
+        return self.base.hyper(self._effective(group))
+
+    def source(self, flags):
+        return self.base.source(flags)
+
+    def lazy_state(self, param, state, flags):
+        return self.base.lazy_state(param, state, flags)
+
+
+class PrefixedAlgorithm(Algorithm):
+    """``chain(prefix, *base.transforms)`` for a prefix in clip_by_value, clip_by_global_norm,
+    add_gradient_noise and an elementwise ``base`` (no norm pass of its own)."""
+
+    def __init__(self, prefix: type, base: Algorithm) -> None:
+        self.prefix, self.base = prefix, base
+        kind = {_CLIP_VALUE: "clipv", _CLIP_NORM: "clipn", _NOISE: "noise"}[prefix]
+        self.kind = kind
+        self.name = f"{kind}-{base.name}"
+        self.transforms = (prefix, *base.transforms)
+        self.uses_step = base.uses_step or prefix is _NOISE
+        self.first_flag, self.scalar_keys = base.first_flag, base.scalar_keys
+        self.scratch = int(prefix is _NOISE)
+
+    def flags(self, group):
+        flags = self.base.flags(group)
+        if flags is None:
+            return None
+        return {**flags, "NOISE": 1} if self.scratch else flags
+
+    def state_keys(self, flags):
+        return self.base.state_keys(flags)
+
+    def hyper(self, group):
+        values = self.base.hyper(group)
+        if self.kind == "clipv":
+            return [*values, float(group["clip_value"])]
+        if self.kind == "clipn":
+            return [*values, float(group["max_norm"])]
+        return [*values, 0.0]  # the noise std: set per batch of tensors by the runner
+
+    def noise_std(self, group: dict, t: int) -> float:
+        """The reference's ``sqrt(eta / (1 + t)^gamma)`` at step ``t`` (0-based)."""
+        return math.sqrt(group["noise_eta"] / (1 + t) ** group["noise_gamma"])
+
+    def lazy_state(self, param, state, flags):
+        return self.base.lazy_state(param, state, flags)
+
+    def source(self, flags):
+        src = self.base.source({k: v for k, v in flags.items() if k != "NOISE"})
+        raw = "#define GRAD_RAW (MAXIMIZE ? -g[i] : g[i])"
+        extra: dict[str, Any] = {}
+        if self.kind == "clipv":
+            hyper, prologue = ("clip_value",), f"""
+                const T clip_hi = (T)clip_value, clip_lo = (T)(-clip_value);
+                {raw}
+                #define GRAD_IN ((GRAD_RAW) < clip_lo ? clip_lo \\
+                    : ((GRAD_RAW) > clip_hi ? clip_hi : (GRAD_RAW)))
+            """
+        elif self.kind == "clipn":
+            hyper, prologue = ("max_norm",), f"""
+                const T clip_coef = (T)factor;
+                {raw}
+                #define GRAD_IN ((GRAD_RAW) * clip_coef)
+            """
+            extra = dict(
+                n_acc=1,
+                reduce="const T gi = GRAD_RAW;\nacc0 += (double)gi * (double)gi;",
+                finalize="""
+                    const T norm = (T)sqrt(sum0);   /* each tensor's norm, in its dtype */
+                    g0 += (double)norm * (double)norm;
+                """,
+                finalize_global="""
+                    const T total = (T)sqrt(g0);
+                    T coef = (T)max_norm / (total + (T)1e-6);
+                    if (coef > (T)1) coef = (T)1;
+                    factor = (double)coef;
+                """)
+        else:
+            hyper, prologue = ("noise_std",), f"""
+                const T noise_scale = (T)noise_std;
+                (void)noise_scale;
+                {raw}
+                #if NOISE
+                #define GRAD_IN FMA(noise[i], noise_scale, GRAD_RAW)  /* u.add_(n, alpha=std) */
+                #else
+                #define GRAD_IN (GRAD_RAW)
+                #endif
+            """
+        if src.n_acc:
+            raise ValueError(f"{self.base.name} has its own norm pass; it takes no prefix")
+        return replace(
+            src, buffers=src.buffers + (("noise",) if self.scratch else ()),
+            hyper=src.hyper + hyper, prologue=prologue + src.prologue,
+            body=_GRAD.sub("GRAD_IN", src.body), **extra)
+
+
+def prefixed_for(kinds: tuple[type, ...], algorithms: list[Algorithm]) -> Algorithm | None:
+    """The prefixed (or ``add_l2``-less) algorithm for a chain of transform types, if any."""
+    prefix = kinds[0] if kinds and kinds[0] in (_CLIP_VALUE, _CLIP_NORM, _NOISE) else None
+    rest = kinds[1:] if prefix is not None else kinds
+    for base in algorithms:
+        if base.norm_pass:
+            continue
+        candidates = [base]
+        if base.transforms[:1] == (_t.add_l2,):
+            candidates.append(WithoutL2(base))
+        for candidate in candidates:
+            if candidate.transforms != rest:
+                continue
+            if prefix is None:
+                return candidate if candidate is not base else None
+            return PrefixedAlgorithm(prefix, candidate)
+    return None
