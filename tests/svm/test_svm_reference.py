@@ -117,3 +117,30 @@ def test_svm_dual_argument_errors():
         dual_objective(np.ones(2), np.array([1.0, 0.0]), K)
     with pytest.raises(ValueError, match="C must be > 0"):
         kkt_violation(np.ones(2), np.array([1.0, -1.0]), K, C=0.0)
+
+
+@pytest.mark.parametrize("n_active", [20, 190])  # libsvm's two ways: by free columns, by rows
+def test_svm_rebuild_gradient_of_shrunk_samples_is_exact(n_active):
+    from ravine.svm.cache import KERNEL_CODES, ColumnCache
+    from ravine.svm.smo import rebuild_gradient
+
+    rng = np.random.default_rng(6)
+    n, C = 200, 1.0
+    X, y = rng.standard_normal((n, 3)), np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    kern = Kernel("rbf", gamma=0.5)
+    perm = rng.permutation(n)
+    pos = np.empty(n, dtype=np.int64)
+    pos[perm] = np.arange(n)
+    # per position: free multipliers only among the active ones, shrunk ones at a bound
+    alpha = np.where(rng.random(n) < 0.5, C, 0.0)
+    alpha[:n_active] = rng.choice([0.0, C, 0.3, 0.7], n_active)
+    K = kern(X[perm], X[perm])  # in positions
+    upper_part = K @ np.where(alpha >= C, C * y, 0.0)
+    F = np.full(n, np.nan)
+    cache = ColumnCache(n, 1.0)
+    args = (KERNEL_CODES["rbf"], X, np.einsum("ij,ij->i", X, X), np.zeros((1, 1)), 0.5, 0.0, 3)
+    rebuild_gradient(args, cache.arrays, y, alpha, F, upper_part, perm, pos, n_active, C)
+    exact = y - K @ (alpha * y)
+    np.testing.assert_allclose(F[n_active:], exact[n_active:], rtol=1e-12, atol=1e-12)
+    assert np.isnan(F[:n_active]).all()  # the active part is the solver's, left alone
+    assert (cache.stats[2] > 0) == (n_active == 20)  # columns used only in the second way
