@@ -92,8 +92,10 @@ def project_trajectory(
         Li et al., "Visualizing the Loss Landscape of Neural Nets", NeurIPS 2018, section 7.
 
     Example:
-        >>> d1, d2 = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 0.0])
-        >>> p = project_trajectory([torch.tensor([3.0, 2.0, 0.0])], d1, d2, torch.zeros(3))
+        >>> f64 = {"dtype": torch.float64}
+        >>> d1, d2 = torch.tensor([1.0, 0.0, 0.0], **f64), torch.tensor([1.0, 1.0, 0.0], **f64)
+        >>> origin = torch.zeros(3, **f64)
+        >>> p = project_trajectory([torch.tensor([3.0, 2.0, 0.0], **f64)], d1, d2, origin)
         >>> p.coords.tolist()
         [[1.0, 2.0]]
     """

@@ -1,3 +1,5 @@
+"""Shared by the tests and the doctests under src/ (pytest collects both)."""
+
 import pytest
 import torch
 
