@@ -19,6 +19,8 @@ The implementation is chosen by ``optimizer.fast_path`` (default from the enviro
 from __future__ import annotations
 
 import ctypes
+import itertools
+import operator
 import os
 import warnings
 from typing import Any
@@ -37,6 +39,12 @@ FAST_PATHS = ("auto", "kernel", "reference")
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
 _STEP_DTYPES = {torch.float32: 0, torch.float64: 1}
 _kernels: dict[tuple, Any] = {}
+_GRAD = operator.attrgetter("grad")
+_GRAD_KIND = operator.attrgetter("layout", "dtype", "is_cpu")
+_DTYPE = operator.attrgetter("dtype")
+_DATA_PTR = torch.Tensor.data_ptr
+_CONTIGUOUS = torch.Tensor.is_contiguous
+_NONES = itertools.repeat(None)
 _NOISE_BATCH = 1 << 18  # elements of small tensors' noise drawn side by side for one call
 
 
@@ -71,12 +79,11 @@ def kernel(algorithm: Algorithm, dtype: str, flags: dict[str, int]):
 
 def step_group(opt: Any, algorithm: Algorithm, group: dict) -> bool:
     """One step of ``group`` through the kernel; ``False`` (nothing changed) if it can't."""
-    params, grads = [], []
-    for p in group["params"]:
-        g = p.grad
-        if g is not None:
-            params.append(p)
-            grads.append(g)
+    params = group["params"]
+    grads = list(map(_GRAD, params))  # C-level loops: the per-step cost of a small model
+    if not all(map(operator.is_not, grads, _NONES)):  # (`None in grads` would call __eq__)
+        params = [p for p, g in zip(params, grads, strict=True) if g is not None]
+        grads = [g for g in grads if g is not None]
     if not params:
         return True
     flags = algorithm.flags(group)
@@ -104,6 +111,7 @@ class _Layout:
         self.dtype = params[0].dtype
         self.keys = keys + (("step",) if counted else ()) + algorithm.scalar_keys
         self.tensors = [tuple(s[k] for k in self.keys) for s in states]
+        self.by_key = list(zip(*self.tensors, strict=True)) if self.keys else []
         step_index = 2 + len(keys) + algorithm.scratch
         self.table = np.zeros((len(params), step_index + 1 + len(algorithm.scalar_keys)),
                               dtype=np.uint64)
@@ -118,24 +126,26 @@ class _Layout:
         self.noise = _Noise(params) if algorithm.scratch else None
 
     def matches(self, opt, group, params, flags, counted) -> bool:
+        """Whether the group, its parameters and their state tensors are the cached ones."""
         if (group is not self.group or flags != self.flags or counted != self.counted
                 or opt.state is not self.container or len(params) != len(self.params)):
             return False
-        state, keys = self.container, self.keys
-        for p, q, sd, tensors in zip(params, self.params, self.dicts, self.tensors, strict=True):
-            if p is not q or state.get(p) is not sd:
+        if not all(map(operator.is_, params, self.params)):
+            return False
+        if not all(map(operator.is_, map(self.container.get, params), self.dicts)):
+            return False
+        for key, tensors in zip(self.keys, self.by_key, strict=True):
+            if not all(map(operator.is_, map(operator.methodcaller("get", key), self.dicts),
+                           tensors)):
                 return False
-            for k, t in zip(keys, tensors, strict=True):
-                if sd.get(k) is not t:
-                    return False
         return True
 
     def run(self, opt, group, params, grads) -> None:
         step = int(self.tensors[0][self.keys.index("step")].item()) if self.counted else 0
         values = self.algorithm.hyper(opt._hyperparameters(group, step))
         table = self.table
-        table[:, 0] = [p.data_ptr() for p in params]
-        table[:, 1] = [g.data_ptr() for g in grads]
+        table[:, 0] = list(map(_DATA_PTR, params))
+        table[:, 1] = list(map(_DATA_PTR, grads))
         if self.noise is not None:
             self.noise.invoke(self.algorithm, self.fn, self.flags, group, self.dicts, table,
                               self.numel, values, self.step_mode)
@@ -144,11 +154,12 @@ class _Layout:
 
 
 def _grads_qualify(params, grads, dtype) -> bool:
-    for p, g in zip(params, grads, strict=True):
-        if (g.layout is not torch.strided or g.dtype is not dtype or p.dtype is not dtype
-                or not (g.is_cpu and g.is_contiguous() and p.is_contiguous())):
-            return False
-    return True
+    """Dense contiguous CPU gradients and parameters, all of ``dtype``."""
+    if set(map(_GRAD_KIND, grads)) != {(torch.strided, dtype, True)}:
+        return False
+    if set(map(_DTYPE, params)) != {dtype}:
+        return False
+    return all(map(_CONTIGUOUS, grads)) and all(map(_CONTIGUOUS, params))
 
 
 def _first_step(opt, algorithm, group, params, grads, flags, counted, layouts) -> bool:
