@@ -158,9 +158,10 @@ def smo_loop(
 ):  # pragma: no cover - compiled
     """Run SMO until a status: converged, converged on a shrunk set, unshrink, or max_iter.
 
-    Works on positions (see :mod:`ravine.svm.cache`): ``F = -y G``, the membership flags
-    ``up``/``low``, ``upper_part[p] = sum_{s: alpha_s = C} C y_s K(s, perm[p])`` (libsvm's
-    ``G_bar``, for bringing shrunk samples back), all updated in place. ``out`` receives
+    Works on positions (see :mod:`ravine.svm.cache`): ``F = -y G``, the membership penalties
+    ``up``/``low`` (see ``_set_flags``) and
+    ``upper_part[p] = sum_{s: alpha_s = C} C y_s K(s, perm[p])`` (libsvm's ``G_bar``, for
+    bringing shrunk samples back), all updated in place. ``out`` receives
     (n_iter, n_active, violation). ``flags[0]``: the one unshrink at ``10 tol`` happened;
     ``flags[1]``: iterations before the first shrinking (0: the default ``min(n, 1000)``).
     """
