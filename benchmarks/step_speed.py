@@ -3,10 +3,18 @@
 For each ravine optimizer with a fused kernel, on model-like sets of float32 parameters (about 200
 tensors of varied shapes), prints ms per step, effective GB/s (the bytes the algorithm must move
 divided by the time) and the fraction of the machine's in-place triad bandwidth, beside
-torch.optim's for-loop, foreach and fused variants of the same algorithm; plus the one-time
-kernel build cost (empty cache) and load cost (cached), and the peak extra memory of a step.
+torch.optim's for-loop, foreach and fused variants of the same algorithm (for the clipping
+chains: ``torch.nn.utils.clip_grad_norm_`` / ``clip_grad_value_`` then the torch optimizer, in
+the same timed step); optimizers torch lacks are shown beside ravine's reference path. Also the
+one-time kernel build cost (empty cache) and load cost (cached), and the peak extra memory of a
+step (plus, for gradient noise, the persistent noise scratch).
 
-Run: ``.venv/bin/python benchmarks/step_speed.py [--sizes 10e6 50e6] [--rounds 5]``.
+The triad ``a += s * b`` is measured in every round, interleaved with the optimizers, and each
+optimizer's fraction uses the median triad of its own rounds. Gradient noise is drawn with
+torch's generator exactly as the reference draws it; that draw (serial, one seeded generator per
+tensor and step) is timed alone too ("noise draw only").
+
+Run: ``.venv/bin/python benchmarks/step_speed.py [--sizes 10e6 50e6] [--rounds 5] [--threads 2]``.
 Medians over interleaved rounds; compare ratios within one run (the machine is shared).
 """
 
@@ -14,32 +22,88 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import os
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 import torch
 
 import ravine.optim as ro
+from ravine.optim import ChainOptimizer
 from ravine.optim.fast import algorithm_for, compiler, runner
+from ravine.transforms import (
+    add_decayed_weights,
+    add_gradient_noise,
+    chain,
+    clip_by_global_norm,
+    clip_by_value,
+    scale_by_adam,
+    scale_by_lr,
+)
 
-# name: (ravine class, kwargs, torch class, bytes moved per parameter in float32)
+
+@dataclass
+class Entry:
+    """One benchmarked optimizer: ravine's factory, torch's step factories, bytes per param."""
+
+    make: object                   # params -> ravine optimizer
+    torch_cls: type | None = None  # torch.optim class of the same algorithm
+    kwargs: dict | None = None     # torch's hyperparameters
+    clip: str | None = None        # "norm" / "value": torch.nn.utils clipping before the step
+    nbytes: int = 0                # bytes the algorithm must move per float32 parameter
+
+
+def _cls(cls, **kwargs):
+    return lambda params: cls(params, **kwargs)
+
+
+def _chain(make_transform, **kwargs):
+    return lambda params: ChainOptimizer(params, make_transform(), **kwargs)
+
+
+ADAMW = dict(lr=1e-3, weight_decay=1e-2)
 OPTIMIZERS = {
-    "SGD momentum": (ro.SGD, dict(lr=1e-3, momentum=0.9), torch.optim.SGD, 20),
-    "Adam": (ro.Adam, dict(lr=1e-3), torch.optim.Adam, 28),
-    "AdamW": (ro.AdamW, dict(lr=1e-3), torch.optim.AdamW, 28),
-    "Adam amsgrad": (ro.Adam, dict(lr=1e-3, amsgrad=True), torch.optim.Adam, 36),
-    "Adagrad": (ro.Adagrad, dict(lr=1e-2), torch.optim.Adagrad, 20),
-    "RMSprop": (ro.RMSprop, dict(lr=1e-3), torch.optim.RMSprop, 20),
-    "RMSprop centered momentum": (ro.RMSprop, dict(lr=1e-3, centered=True, momentum=0.9),
-                                  torch.optim.RMSprop, 36),
-    "Adamax": (ro.Adamax, dict(lr=1e-3), torch.optim.Adamax, 28),
-    "NAdam": (ro.NAdam, dict(lr=1e-3), torch.optim.NAdam, 28),
-    "RAdam": (ro.RAdam, dict(lr=1e-3), torch.optim.RAdam, 28),
-    "Lion": (ro.Lion, dict(lr=1e-4), None, 20),
+    "SGD momentum": Entry(_cls(ro.SGD, lr=1e-3, momentum=0.9), torch.optim.SGD,
+                          dict(lr=1e-3, momentum=0.9), nbytes=20),
+    "Adam": Entry(_cls(ro.Adam, lr=1e-3), torch.optim.Adam, dict(lr=1e-3), nbytes=28),
+    "AdamW": Entry(_cls(ro.AdamW, **ADAMW), torch.optim.AdamW, ADAMW, nbytes=28),
+    "Adam amsgrad": Entry(_cls(ro.Adam, lr=1e-3, amsgrad=True), torch.optim.Adam,
+                          dict(lr=1e-3, amsgrad=True), nbytes=36),
+    "Adagrad": Entry(_cls(ro.Adagrad, lr=1e-2), torch.optim.Adagrad, dict(lr=1e-2), nbytes=20),
+    "RMSprop": Entry(_cls(ro.RMSprop, lr=1e-3), torch.optim.RMSprop, dict(lr=1e-3), nbytes=20),
+    "RMSprop centered momentum": Entry(
+        _cls(ro.RMSprop, lr=1e-3, centered=True, momentum=0.9), torch.optim.RMSprop,
+        dict(lr=1e-3, centered=True, momentum=0.9), nbytes=36),
+    "Adamax": Entry(_cls(ro.Adamax, lr=1e-3), torch.optim.Adamax, dict(lr=1e-3), nbytes=28),
+    "NAdam": Entry(_cls(ro.NAdam, lr=1e-3), torch.optim.NAdam, dict(lr=1e-3), nbytes=28),
+    "RAdam": Entry(_cls(ro.RAdam, lr=1e-3), torch.optim.RAdam, dict(lr=1e-3), nbytes=28),
+    "Lion": Entry(_cls(ro.Lion, lr=1e-4), nbytes=20),
+    # two passes: norms (read p, g, m, v; write m, v), then the update (read p, m, v; write p)
+    "LAMB": Entry(_cls(ro.LAMB, lr=1e-3, weight_decay=1e-2), nbytes=40),
+    # two passes: norms (read p, g), then the update (read p, g, buf; write p, buf)
+    "LARS": Entry(_cls(ro.LARS, lr=1e-1, momentum=0.9, weight_decay=1e-4), nbytes=28),
+    # the global norm needs a first pass over g (4 B/param) before AdamW's 28
+    "AdamW clip-norm": Entry(
+        _chain(lambda: chain(clip_by_global_norm(max_norm=1.0), scale_by_adam(),
+                             add_decayed_weights(), scale_by_lr()), **ADAMW),
+        torch.optim.AdamW, ADAMW, clip="norm", nbytes=32),
+    "AdamW clip-value": Entry(
+        _chain(lambda: chain(clip_by_value(clip_value=1e-3), scale_by_adam(),
+                             add_decayed_weights(), scale_by_lr()), **ADAMW),
+        torch.optim.AdamW, ADAMW, clip="value", nbytes=28),
+    # the bytes of the update alone (read p, g; write p): the noise itself is drawn, not moved
+    "SGD noise": Entry(_chain(lambda: chain(add_gradient_noise(), scale_by_lr()), lr=1e-3,
+                              noise_eta=1e-2), nbytes=12),
+    "AdamW noise": Entry(
+        _chain(lambda: chain(add_gradient_noise(), scale_by_adam(), add_decayed_weights(),
+                             scale_by_lr()), **ADAMW), nbytes=28),
 }
+TORCH_KINDS = {"for-loop": dict(foreach=False), "foreach": dict(foreach=True),
+               "fused": dict(fused=True)}
 
 
 def model_like_shapes(total: int, n_tensors: int = 200, seed: int = 0) -> list[tuple[int, ...]]:
@@ -56,15 +120,19 @@ def model_like_shapes(total: int, n_tensors: int = 200, seed: int = 0) -> list[t
     return shapes
 
 
-def triad_bandwidth(n: int, rounds: int) -> float:
+class Triad:
     """GB/s of ``a += s * b`` (read a, b; write a) on float32 vectors of ``n`` elements."""
-    a, b = torch.rand(n), torch.rand(n)
-    times = []
-    for _ in range(rounds * 4):
-        t0 = time.perf_counter()
-        a.add_(b, alpha=1e-3)
-        times.append(time.perf_counter() - t0)
-    return 12 * n / statistics.median(times) / 1e9
+
+    def __init__(self, n: int = 50_000_000):
+        self.a, self.b = torch.rand(n), torch.rand(n)
+
+    def measure(self, repeats: int = 4) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            self.a.add_(self.b, alpha=1e-9)
+            times.append(time.perf_counter() - t0)
+        return 12 * self.a.numel() / min(times) / 1e9
 
 
 def _rss_kib(field: str) -> int:
@@ -88,12 +156,12 @@ def peak_extra_mib(step) -> float:
     return (_rss_kib("VmHWM") - before) / 1024
 
 
-def build_costs(cls, kwargs) -> tuple[float, float]:
-    """Seconds to build the kernels of one optimizer with an empty cache, then to load them."""
-    p = torch.zeros(8, requires_grad=True)
-    opt = cls([p], **kwargs)
+def build_costs(entry: Entry) -> tuple[float, float]:
+    """Seconds to build an optimizer's float32 kernels with an empty cache, then to load them."""
+    opt = entry.make([torch.zeros(8, requires_grad=True)])
     algorithm = algorithm_for(opt.transform)
     flags = algorithm.flags(opt.param_groups[0])
+    variants = [flags] + ([{**flags, "FIRST": 1}] if algorithm.first_flag else [])
     old = os.environ.get("RAVINE_CACHE_DIR")
     costs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,9 +170,8 @@ def build_costs(cls, kwargs) -> tuple[float, float]:
             runner._kernels.clear()
             compiler._loaded.clear()
             t0 = time.perf_counter()
-            runner.kernel(algorithm, "float32", flags)
-            if algorithm.first_flag:
-                runner.kernel(algorithm, "float32", {**flags, "FIRST": 1})
+            for variant in variants:
+                runner.kernel(algorithm, "float32", variant)
             costs.append(time.perf_counter() - t0)
     if old is None:
         del os.environ["RAVINE_CACHE_DIR"]
@@ -113,18 +180,51 @@ def build_costs(cls, kwargs) -> tuple[float, float]:
     return costs[0], costs[1]
 
 
-def make_stepper(kind, cls, kwargs, tcls, shapes):
-    gen = torch.Generator().manual_seed(1)
-    params = [torch.randn(s, generator=gen).requires_grad_() for s in shapes]
-    for p in params:
-        p.grad = torch.randn(p.shape, generator=gen) * 1e-2
+class NoiseDraw:
+    """Only the noise draw of the gradient-noise chains: each tensor's seeded ``normal_``."""
+
+    def __init__(self, params):
+        self.shapes = [p.shape for p in params]
+        self.buffer = torch.empty(max(p.numel() for p in params))
+        self.generator = torch.Generator()
+        self.t = 0
+
+    def step(self):
+        for k, shape in enumerate(self.shapes):
+            self.generator.manual_seed(k * 7919 + self.t)
+            self.buffer[:math.prod(shape)].view(shape).normal_(generator=self.generator)
+        self.t += 1
+
+
+def make_stepper(kind: str, entry: Entry, params):
+    """An object with ``step()`` for one implementation, after one untimed step."""
     if kind == "ravine":
-        opt = cls(params, **kwargs)
+        opt = entry.make(params)
+    elif kind == "reference":
+        opt = entry.make(params)
+        opt.fast_path = "reference"
+    elif kind == "noise draw only":
+        return NoiseDraw(params)
     else:
-        opt = tcls(params, **kwargs, **{"for-loop": dict(foreach=False), "foreach":
-                                        dict(foreach=True), "fused": dict(fused=True)}[kind])
+        opt = entry.torch_cls(params, **entry.kwargs, **TORCH_KINDS[kind])
+        if entry.clip is not None:
+            opt = _Clipped(opt, params, entry.clip, foreach=kind != "for-loop")
     opt.step()  # state creation and kernel build happen outside the timing
     return opt
+
+
+class _Clipped:
+    """torch's clipping utility, then the torch optimizer: one timed step."""
+
+    def __init__(self, opt, params, clip, foreach):
+        self.opt, self.params, self.clip, self.foreach = opt, params, clip, foreach
+
+    def step(self):
+        if self.clip == "norm":
+            torch.nn.utils.clip_grad_norm_(self.params, 1.0, foreach=self.foreach)
+        else:
+            torch.nn.utils.clip_grad_value_(self.params, 1e-3, foreach=self.foreach)
+        self.opt.step()
 
 
 def time_steps(opt, steps: int) -> float:
@@ -134,47 +234,68 @@ def time_steps(opt, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
-def bench(name, total, rounds, bandwidth):
-    cls, kwargs, tcls, nbytes = OPTIMIZERS[name]
-    shapes = model_like_shapes(total)
-    numel = sum(torch.Size(s).numel() for s in shapes)
-    kinds = ["ravine", "for-loop", "foreach", "fused"] if tcls is not None else ["ravine"]
-    memory = {}
-    steps = max(2, int(2e8 // (numel * nbytes)))
+def kinds_of(name: str, entry: Entry) -> list[str]:
+    if entry.torch_cls is None:
+        kinds = ["ravine", "reference"]
+        return kinds + (["noise draw only"] if "noise" in name else [])
+    return ["ravine", "for-loop", "foreach", "fused"]
+
+
+def bench(name: str, params, rounds: int, triad: Triad, summary: list) -> None:
+    entry = OPTIMIZERS[name]
+    numel = sum(p.numel() for p in params)
+    kinds = kinds_of(name, entry)
+    steps = max(4, math.ceil(2e9 / (numel * entry.nbytes)))
+    if "noise" in name:
+        steps = 2  # the draw takes ~100x the update
+    memory, scratch_mib = {}, 0.0
     for kind in list(kinds):  # one at a time in memory; rounds interleave below
+        if kind == "noise draw only":
+            continue
         try:
-            opt = make_stepper(kind, cls, kwargs, tcls, shapes)
+            opt = make_stepper(kind, entry, params)
         except (RuntimeError, TypeError, ValueError):  # torch has no such variant
             kinds.remove(kind)
             continue
         memory[kind] = peak_extra_mib(opt.step)
+        if kind == "ravine":
+            scratch_mib = sum(lay.noise.buffer.numel() * 4 / 2**20
+                              for lay in getattr(opt, "_fast_layouts", {}).values()
+                              if lay.noise is not None)
         del opt
+        gc.collect()
     times = {k: [] for k in kinds}
+    bandwidths = []
     for _ in range(rounds):
+        bandwidths.append(triad.measure())
         for kind in kinds:
-            opt = make_stepper(kind, cls, kwargs, tcls, shapes)
+            opt = make_stepper(kind, entry, params)
             times[kind].append(time_steps(opt, steps))
             del opt
             gc.collect()
-    build, load = build_costs(cls, kwargs)
-    param_mib = numel * 4 / 2**20
-    loops = [statistics.median(times[k]) for k in ("for-loop", "foreach") if k in times]
-    fastest_torch_loop = min(loops) if loops else float("nan")
-    rows = []
-    for kind in kinds:
-        t = statistics.median(times[kind])
-        gbs = nbytes * numel / t / 1e9
-        rows.append((kind, t * 1e3, gbs, gbs / bandwidth, fastest_torch_loop / t, memory[kind]))
-    ours = statistics.median(times["ravine"])
-    print(f"\n{name}: {numel / 1e6:.1f}M float32 params in {len(shapes)} tensors, "
-          f"{nbytes} B/param, {steps} steps x {rounds} rounds; param size {param_mib:.0f} MiB")
-    print(f"  ravine kernel build {build:.2f} s (empty cache), load {load * 1e3:.1f} ms (cached)")
-    print("  | impl | ms/step | GB/s | of triad | speed vs best torch loop | peak extra MiB |")
+    bandwidth = statistics.median(bandwidths)
+    build, load = build_costs(entry)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    loops = [med[k] for k in ("for-loop", "foreach") if k in med]
+    best_loop = min(loops) if loops else float("nan")
+    ours = med["ravine"]
+    print(f"\n{name}: {numel / 1e6:.1f}M float32 params in {len(params)} tensors, "
+          f"{entry.nbytes} B/param, {steps} steps x {rounds} rounds; triad {bandwidth:.1f} GB/s "
+          f"(median of its rounds, {min(bandwidths):.1f}-{max(bandwidths):.1f})")
+    print(f"  ravine kernel build {build:.2f} s (empty cache), load {load * 1e3:.1f} ms (cached)"
+          + (f"; persistent noise scratch {scratch_mib:.0f} MiB" if scratch_mib else ""))
+    print("  | impl | ms/step | GB/s | of triad | ravine speedup | peak extra MiB |")
     print("  |---|---|---|---|---|---|")
-    for kind, ms, gbs, frac, speed, mib in rows:
-        print(f"  | {kind} | {ms:.2f} | {gbs:.1f} | {frac:.0%} | {speed:.2f}x | {mib:.0f} |")
-    if "fused" in times:
-        print(f"  ravine / torch fused speed: {statistics.median(times['fused']) / ours:.2f}x")
+    for kind in kinds:
+        t = med[kind]
+        gbs = entry.nbytes * numel / t / 1e9
+        mib = memory.get(kind, float("nan"))
+        print(f"  | {kind} | {t * 1e3:.2f} | {gbs:.1f} | {gbs / bandwidth:.0%} | "
+              f"{t / ours:.2f}x | {mib:.0f} |")
+    frac = entry.nbytes * numel / ours / 1e9 / bandwidth
+    summary.append((name, numel, ours * 1e3, frac, med.get("fused", float("nan")) / ours,
+                    best_loop / ours, med.get("reference", float("nan")) / ours,
+                    med.get("noise draw only", float("nan")) / ours, memory["ravine"], build))
 
 
 def main(argv=None):
@@ -186,12 +307,32 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, compiler "
-          f"{compiler.find_compiler()}, python {sys.version.split()[0]}")
-    bandwidth = triad_bandwidth(50_000_000, args.rounds)
-    print(f"in-place triad bandwidth (a += s*b, float32, 50M): {bandwidth:.1f} GB/s")
+          f"{compiler.find_compiler()}, python {sys.version.split()[0]}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    triad = Triad()
+    print(f"in-place triad bandwidth (a += s*b, float32, 50M) at start: {triad.measure():.1f} "
+          "GB/s; measured again in every round")
+    summary = []
     for total in args.sizes:
+        gen = torch.Generator().manual_seed(1)
+        params = [torch.randn(s, generator=gen).requires_grad_()
+                  for s in model_like_shapes(int(total))]
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=gen) * 1e-2
         for name in args.optimizers:
-            bench(name, int(total), args.rounds, bandwidth)
+            bench(name, params, args.rounds, triad, summary)
+        del params
+        gc.collect()
+    print(f"\nSummary ({args.threads} threads; medians; speedups are time ratios in this run; "
+          f"load average now {os.getloadavg()[0]:.2f})")
+    print("| optimizer | params | ms/step | of triad | vs torch fused | vs best torch loop "
+          "| vs ravine reference | noise draw / step | peak extra MiB | build s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, numel, ms, frac, fused, loop, ref, noise, mib, build in summary:
+        cells = [f"{x:.2f}x" if x == x else "-" for x in (fused, loop, ref)]
+        noise_cell = f"{noise:.0%}" if noise == noise else "-"
+        print(f"| {name} | {numel / 1e6:.0f}M | {ms:.2f} | {frac:.0%} | {' | '.join(cells)} "
+              f"| {noise_cell} | {mib:.0f} | {build:.2f} |")
 
 
 if __name__ == "__main__":
