@@ -163,8 +163,8 @@ class SVC(ClassifierMixin, BaseEstimator):
         for (i, j), (rows, coef) in pair_alpha.items():
             # libsvm's layout: coefficients of class i's SVs in row j-1, of class j's in row i
             for cls, row in ((i, j - 1), (j, i)):
-                own = rows[(y_index[rows] == cls) & (coef != 0)]
-                dual_coef[row, position[own]] = coef[np.isin(rows, own)]
+                own = (y_index[rows] == cls) & (coef != 0)
+                dual_coef[row, position[rows[own]]] = coef[own]
         self.support_ = support.astype(np.int32)
         self.support_vectors_ = X[support]
         self._dual_coef = dual_coef

@@ -311,14 +311,14 @@ def solve_smo(
     y = np.ascontiguousarray(y, dtype=np.float64)
     n = y.shape[0]
     limit = np.iinfo(np.int64).max if max_iter is None or max_iter < 0 else int(max_iter)
+    sq = np.einsum("ij,ij->i", X, X)
     if kernel.name == "callable":  # as scikit-learn does: the callable's full Gram matrix
         code, Kpre = PRECOMPUTED, np.ascontiguousarray(kernel(X, X))
         diag = np.diag(Kpre).copy()
     else:
         code, Kpre = KERNEL_CODES[kernel.name], np.zeros((1, 1))
-        diag = kernel.diagonal(X)
-    kern = (code, X, np.einsum("ij,ij->i", X, X), Kpre, float(kernel.gamma),
-            float(kernel.coef0), int(kernel.degree))
+        diag = sq.copy() if kernel.name == "linear" else kernel.diagonal(X)
+    kern = (code, X, sq, Kpre, float(kernel.gamma), float(kernel.coef0), int(kernel.degree))
     cache = ColumnCache(n, cache_size)
     # per position p (sample perm[p]); the active samples are the first n_active positions
     perm, pos = np.arange(n), np.arange(n)
