@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ravine.optim import ChainOptimizer
-from ravine.optim.fast import algorithm_for, runner
+from ravine.optim.fast import algorithm_for, noise_scratch, runner
 from ravine.transforms import (
     add_decayed_weights,
     add_gradient_noise,
@@ -140,7 +140,7 @@ def test_clipping_is_active_in_the_cases():
 
 
 def test_noise_batches_split_by_capacity_and_step(kernel_calls, monkeypatch):
-    monkeypatch.setattr(runner, "_NOISE_BATCH", 64)
+    monkeypatch.setattr(noise_scratch, "BATCH", 8)
     case = CASES[6]  # noise_sgd_momentum: FIRST variants and lazily created buffers
     shapes = [(5,), (7,), (30,), (3, 4), (50,), (2,)]
     # tensor 2 skips steps 0 and 3: its step count (so its noise std) lags the others
@@ -152,8 +152,24 @@ def test_noise_batches_split_by_capacity_and_step(kernel_calls, monkeypatch):
              skip=lambda step, i: i == 4 and step == 1)
 
 
+def test_noise_drawn_on_worker_threads_is_the_reference_noise(kernel_calls, monkeypatch):
+    monkeypatch.setattr(noise_scratch, "PARALLEL_MIN", 0)
+    pools = []
+    original = noise_scratch._workers
+    monkeypatch.setattr(noise_scratch, "_workers", lambda n: pools.append(n) or original(n))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        shapes = [(5,), (7,), (30,), (3, 4), (50,), (2,), (17, 3), (40,)]
+        _compare(CASES[5], torch.float64, kernel_calls, steps=3, shapes=shapes)
+        _compare(CASES[6], torch.float32, kernel_calls, steps=3, shapes=shapes)
+    finally:
+        torch.set_num_threads(threads)
+    assert pools and set(pools) == {2}
+
+
 def test_noise_scratch_is_at_most_the_largest_tensor_or_one_batch(monkeypatch):
-    monkeypatch.setattr(runner, "_NOISE_BATCH", 100)
+    monkeypatch.setattr(noise_scratch, "BATCH", 100)
     params, opt = _run(CASES[5], torch.float32, "kernel", steps=2, shapes=[(3,), (20, 20), (9,)])
     scratch = [layout.noise for layout in opt._fast_layouts.values()]
     assert [(s.capacity, s.buffer.numel()) for s in scratch] == [(3, 3), (400, 400)]

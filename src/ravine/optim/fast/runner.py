@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...transforms.noise import _MIX
 from . import compiler
 from .algorithms import Algorithm
 from .csource import render
+from .noise_scratch import NoiseScratch
 
 __all__ = ["FAST_PATHS", "default_fast_path", "kernel", "step_group"]
 
@@ -45,7 +45,6 @@ _DTYPE = operator.attrgetter("dtype")
 _DATA_PTR = torch.Tensor.data_ptr
 _CONTIGUOUS = torch.Tensor.is_contiguous
 _NONES = itertools.repeat(None)
-_NOISE_BATCH = 1 << 18  # elements of small tensors' noise drawn side by side for one call
 
 
 def default_fast_path() -> str:
@@ -267,39 +266,36 @@ class _Call:
 
 
 class _Noise:
-    """Gradient noise for a kernel: each tensor's draw, as the reference draws it, in a scratch.
+    """Gradient noise for a kernel: batches of tensors drawn into the scratch, then updated.
 
-    The scratch holds the largest tensor (or up to ``_NOISE_BATCH`` elements of small ones):
-    consecutive tensors with the same step are drawn into it side by side and updated by one
-    kernel call; a tensor that does not fit starts the next batch.
+    Consecutive tensors with the same noise std (the same step) are drawn side by side into the
+    scratch (:class:`~.noise_scratch.NoiseScratch`) and updated by one kernel call; a tensor
+    that does not fit starts the next batch.
     """
 
     def __init__(self, params):
-        sizes = [p.numel() for p in params]
-        self.capacity = max(max(sizes), min(sum(sizes), _NOISE_BATCH))
-        self.buffer = torch.empty(self.capacity, dtype=params[0].dtype)
-        self.shapes = [p.shape for p in params]
-        self.generator = torch.Generator()
+        self.scratch = NoiseScratch(params)
+        self.capacity, self.buffer = self.scratch.capacity, self.scratch.buffer
 
     def invoke(self, algorithm, fn, flags, group, states, table, numel, values, step_mode):
         column = 2 + len(algorithm.state_keys(flags))
         base, item = self.buffer.data_ptr(), self.buffer.element_size()
         steps = [int(s["step"].item()) for s in states]  # not yet counted: the reference's t
         stds = [algorithm.noise_std(group, t) for t in steps]
-        start, used = 0, 0
+        start, used, draws = 0, 0, []
         for k, (t, std) in enumerate(zip(steps, stds, strict=True)):
             size = int(numel[k])
             if k > start and (std != stds[start] or used + size > self.capacity):
+                self.scratch.draw(draws)
                 self._run(algorithm, fn, flags, table, numel, values, step_mode, start, k,
                           stds[start])
-                start, used = k, 0
+                start, used, draws = k, 0, []
             table[k, column] = base + used * item
             if std != 0:
-                self.generator.manual_seed((states[k]["noise_key"] * _MIX + t) % 2**63)
-                self.buffer[used:used + size].view(self.shapes[k]).normal_(
-                    generator=self.generator)
+                draws.append((used, k, states[k]["noise_key"], t))
             used += size
         if states:
+            self.scratch.draw(draws)
             self._run(algorithm, fn, flags, table, numel, values, step_mode, start, len(states),
                       stds[start])
 
