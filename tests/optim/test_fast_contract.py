@@ -242,3 +242,26 @@ def test_cached_layout_follows_state_and_group_changes(dtype, kernel_calls):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
         for key, value in ob.state[b].items():
             torch.testing.assert_close(oa.state[a][key], value, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("cls", [ro.SGD, ro.AdamW], ids=["sgd", "adamw"])
+def test_parameter_appended_to_the_group_list_in_place_is_stepped(cls, kernel_calls):
+    runs = []
+    for path in ("kernel", "reference"):
+        gen = torch.Generator().manual_seed(9)
+        params = [torch.randn(s, dtype=torch.float64, generator=gen).requires_grad_()
+                  for s in [(6, 2), (3,), (40,)]]
+        opt = cls(params[:2], lr=0.1, momentum=0.9) if cls is ro.SGD else cls(params[:2], lr=0.1)
+        opt.fast_path = path
+        appended = params[2].detach().clone()
+        for step in range(4):
+            if step == 2:  # the group's own list grows: the cached layout must not hide it
+                opt.param_groups[0]["params"].append(params[2])
+            for p in opt.param_groups[0]["params"]:
+                p.grad = torch.randn(p.shape, dtype=torch.float64, generator=gen)
+            opt.step()
+        assert not torch.equal(params[2], appended), path
+        runs.append(params)
+    assert kernel_calls
+    for a, b in zip(*runs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -105,7 +105,8 @@ class _Layout:
 
     def __init__(self, opt, algorithm, group, fn, flags, counted, params, states, keys):
         self.group, self.algorithm, self.fn, self.flags = group, algorithm, fn, flags
-        self.counted, self.params, self.dicts = counted, params, states
+        # copies: `params` may be the group's own list, which a user can extend in place
+        self.counted, self.params, self.dicts = counted, list(params), list(states)
         self.container = opt.state
         self.dtype = params[0].dtype
         self.keys = keys + (("step",) if counted else ()) + algorithm.scalar_keys
