@@ -2,8 +2,10 @@
 
 Same hyperparameters on both sides (C=1, gamma='scale', tol=1e-3, cache_size=200, shrinking);
 each fit is repeated and the fastest wall time of each side is kept, the two sides alternating
-so that both see the same machine load. Prints iteration counts (summed over one-vs-one pairs),
-support-vector counts, the relative gap of the dual objectives and the time ratio.
+so that both see the same machine load. BLAS runs on one thread (libsvm is single-threaded,
+and idle BLAS threads spinning after ``dual_objectives`` would slow the next fit, whichever
+side). Prints iteration counts (summed over one-vs-one pairs), support-vector counts, the
+relative gap of the dual objectives and the time ratio.
 
     .venv/bin/python benchmarks/svm.py            # all datasets
     .venv/bin/python benchmarks/svm.py --quick    # skip the 20,000-sample problem
@@ -21,6 +23,7 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, make_classification
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC as SkSVC
+from threadpoolctl import threadpool_limits
 
 from ravine.svm import SVC, dual_objectives
 
@@ -57,6 +60,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="skip the 20,000-sample problem")
     parser.add_argument("--seeds", type=int, default=1, help="generated instances of each size")
     args = parser.parse_args()
+    threadpool_limits(limits=1)
     start = time.perf_counter()
     SVC().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])  # load (or compile) the numba code
     print(f"first fit (numba load/compile): {time.perf_counter() - start:.2f} s\n")
