@@ -265,9 +265,9 @@ def bench(name: str, params, rounds: int, triad: Triad, summary: list) -> None:
         gc.collect()
     times = {k: [] for k in kinds}
     bandwidths = []
-    for _ in range(rounds):
+    for r in range(rounds):
         bandwidths.append(triad.measure())
-        for kind in kinds:
+        for kind in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:  # rotate: no fixed order
             opt = make_stepper(kind, entry, params)
             times[kind].append(time_steps(opt, steps))
             del opt
