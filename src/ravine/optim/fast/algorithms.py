@@ -80,7 +80,21 @@ def _wd_mode(group: dict) -> int | None:
     return 1 if coupled else 2
 
 
-class SGDAlgorithm(Algorithm):
+class MomentumBufferState:
+    """State of the kernels with an SGD momentum buffer (flag ``MOMENTUM``): torch's key."""
+
+    def state_keys(self, flags):
+        return ("momentum_buffer",) if flags["MOMENTUM"] else ()
+
+    def lazy_state(self, param, state, flags):
+        if flags["MOMENTUM"] and "momentum_buffer" not in state:
+            state["momentum_buffer"] = torch.empty_like(
+                param, memory_format=torch.contiguous_format)
+            return True
+        return False
+
+
+class SGDAlgorithm(MomentumBufferState, Algorithm):
     """``chain(add_l2(), scale_by_momentum(), scale_by_lr())``: torch.optim.SGD."""
 
     name = "sgd"
@@ -93,19 +107,9 @@ class SGDAlgorithm(Algorithm):
                 "MOMENTUM": int(momentum != 0), "NESTEROV": int(bool(group["nesterov"])),
                 "FIRST": 0}
 
-    def state_keys(self, flags):
-        return ("momentum_buffer",) if flags["MOMENTUM"] else ()
-
     def hyper(self, group):
         return [float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
                 float(group["weight_decay"])]
-
-    def lazy_state(self, param, state, flags):
-        if flags["MOMENTUM"] and "momentum_buffer" not in state:
-            state["momentum_buffer"] = torch.empty_like(
-                param, memory_format=torch.contiguous_format)
-            return True
-        return False
 
     def source(self, flags):
         buffers = ("buf",) if flags["MOMENTUM"] else ()

@@ -6,10 +6,8 @@ prox_l1())``, each mirroring its reference transforms operation for operation.
 
 from __future__ import annotations
 
-import torch
-
 from ... import transforms as _t
-from .algorithms import Algorithm
+from .algorithms import Algorithm, MomentumBufferState
 from .csource import KernelSource
 
 __all__ = ["CHAINS"]
@@ -36,7 +34,7 @@ class ClipValueAlgorithm(Algorithm):
             """)
 
 
-class MomentumL1ProxAlgorithm(Algorithm):
+class MomentumL1ProxAlgorithm(MomentumBufferState, Algorithm):
     """``chain(scale_by_momentum(), scale_by_lr(), prox_l1())``: proximal SGD for an L1 term."""
 
     name = "momentum_l1_prox"
@@ -47,16 +45,6 @@ class MomentumL1ProxAlgorithm(Algorithm):
         return {**super().flags(group), "MOMENTUM": int(group["momentum"] != 0),
                 "NESTEROV": int(bool(group["nesterov"])), "FIRST": 0,
                 "PROX": int(float(group["lr"]) * group["l1"] != 0)}
-
-    def state_keys(self, flags):
-        return ("momentum_buffer",) if flags["MOMENTUM"] else ()
-
-    def lazy_state(self, param, state, flags):
-        if flags["MOMENTUM"] and "momentum_buffer" not in state:
-            state["momentum_buffer"] = torch.empty_like(
-                param, memory_format=torch.contiguous_format)
-            return True
-        return False
 
     def hyper(self, group):
         return [float(group["lr"]), float(group["momentum"]), float(group["dampening"]),

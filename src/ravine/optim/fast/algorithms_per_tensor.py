@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from ... import transforms as _t
-from .algorithms import Algorithm
+from .algorithms import Algorithm, MomentumBufferState
 from .csource import KernelSource
 
 __all__ = ["PER_TENSOR"]
@@ -102,7 +102,7 @@ class LAMBAlgorithm(Algorithm):
             """)
 
 
-class LARSAlgorithm(Algorithm):
+class LARSAlgorithm(MomentumBufferState, Algorithm):
     """``chain(scale_by_lars(), scale_by_momentum(), scale_by_lr())``."""
 
     name = "lars"
@@ -113,16 +113,6 @@ class LARSAlgorithm(Algorithm):
     def flags(self, group):
         return {**super().flags(group), "MOMENTUM": int(group["momentum"] != 0),
                 "NESTEROV": int(bool(group["nesterov"])), "FIRST": 0}
-
-    def state_keys(self, flags):
-        return ("momentum_buffer",) if flags["MOMENTUM"] else ()
-
-    def lazy_state(self, param, state, flags):
-        if flags["MOMENTUM"] and "momentum_buffer" not in state:
-            state["momentum_buffer"] = torch.empty_like(
-                param, memory_format=torch.contiguous_format)
-            return True
-        return False
 
     def hyper(self, group):
         return [float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
