@@ -7,8 +7,7 @@ import math
 import torch
 
 from .base import Transform, non_negative
-
-_MIX = 6364136223846793005  # Knuth's MMIX LCG multiplier, to spread (key, step) over seeds
+from .philox import normal
 
 
 class add_gradient_noise(Transform):
@@ -18,10 +17,12 @@ class add_gradient_noise(Transform):
 
         u <- u + N(0, sigma_t^2),     sigma_t^2 = eta / (1 + t)^gamma
 
-    Each parameter draws a random key (from torch's global generator) when its state is created;
-    the noise of step ``t`` comes from a generator seeded by ``(key, t)``. The noise is therefore
-    reproducible under ``torch.manual_seed`` and a run resumed from a ``state_dict`` continues
-    with exactly the noise of an uninterrupted run. State: ``step``, ``noise_key`` (an int).
+    Each parameter draws a random 62-bit key (from torch's global generator) when its state is
+    created; the noise of element ``i`` at step ``t`` is a pure function of ``(key, t, i)``: the
+    counter-based Philox4x32-10 stream of :mod:`ravine.transforms.philox`, turned into normals by
+    Box-Muller. The noise is therefore reproducible under ``torch.manual_seed``, a run resumed
+    from a ``state_dict`` continues with exactly the noise of an uninterrupted run, and the fused
+    kernels generate the same stream in place. State: ``step``, ``noise_key`` (an int).
 
     References:
         Neelakantan et al., "Adding Gradient Noise Improves Learning for Very Deep Networks",
@@ -42,8 +43,6 @@ class add_gradient_noise(Transform):
             std = math.sqrt(group["noise_eta"] / (1 + t) ** group["noise_gamma"])
             if std == 0:
                 continue
-            gen = torch.Generator(device=u.device)
-            gen.manual_seed((state["noise_key"] * _MIX + t) % 2**63)
-            noise = torch.randn(u.shape, generator=gen, dtype=u.dtype, device=u.device)
-            u.add_(noise, alpha=std)
+            noise = normal(u.numel(), state["noise_key"], t, u.dtype)
+            u.add_(noise.to(u.device).view(u.shape), alpha=std)
         return updates

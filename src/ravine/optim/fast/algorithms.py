@@ -37,8 +37,8 @@ class Algorithm:
         first_flag: whether the kernel has a ``FIRST`` variant for tensors whose lazily created
             state (e.g. SGD's momentum buffer) starts this step.
         norm_pass: whether the kernel sums over the group first (it then takes no prefix).
-        scratch: 1 when the kernel reads a buffer the runner fills each step (gradient noise),
-            its pointer placed after the state buffers'.
+        word_keys: per-tensor integer state entries (e.g. ``noise_key``) the runner places in
+            the pointer table after the state buffers' pointers, as the kernel's ``words``.
     """
 
     name = ""
@@ -47,7 +47,7 @@ class Algorithm:
     first_flag = False
     scalar_keys: tuple[str, ...] = ()
     norm_pass = False  # a first pass over the group (norms) before the update
-    scratch = 0  # 1: the kernel reads a scratch buffer the runner fills (gradient noise)
+    word_keys: tuple[str, ...] = ()  # integer state passed by value (gradient noise's key)
 
     def flags(self, group: dict) -> dict[str, int] | None:
         """Compile-time flags for this group, or ``None`` when the group needs the reference."""

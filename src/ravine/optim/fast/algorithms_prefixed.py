@@ -9,9 +9,10 @@ prefix, then the rest of the chain):
 - ``clip_by_global_norm``: a first pass sums ``g^2`` per tensor (in double), the group's factor
   ``min(1, max_norm / (N + 1e-6))`` is formed as the reference forms it (each tensor's norm in
   its dtype), and the second pass runs the rest of the chain on ``g * factor``;
-- ``add_gradient_noise``: the runner draws each tensor's noise with exactly the reference's
-  generator call (seeded by the tensor's key and step) into a reusable scratch buffer no larger
-  than needed for the largest tensor, and the kernel adds ``std * noise`` in the same pass.
+- ``add_gradient_noise``: the kernel generates each tensor's noise itself, chunk by chunk in
+  the update loop, from the counter-based stream of :mod:`ravine.transforms.philox` (the
+  tensor's ``noise_key`` and step; the same Philox words as the reference), and adds
+  ``std * noise`` in the same pass: no noise buffer, no extra memory traffic.
 
 A leading ``add_l2`` of the rest may also be left out of the chain (e.g.
 ``chain(clip_by_global_norm(), scale_by_adam(), add_decayed_weights(), scale_by_lr())``): the
@@ -20,7 +21,6 @@ kernel then runs with the L2 term off, as the reference would.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import replace
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 from ... import transforms as _t
 from .algorithms import Algorithm
 from .csource import KernelSource
+from .philox_source import NOISE_C
 
 __all__ = ["PlainAlgorithm", "PrefixedAlgorithm", "WithoutL2", "prefixed_for"]
 
@@ -101,13 +102,10 @@ class PrefixedAlgorithm(Algorithm):
         self.transforms = (prefix, *base.transforms)
         self.uses_step = base.uses_step or prefix is _NOISE
         self.first_flag, self.scalar_keys = base.first_flag, base.scalar_keys
-        self.scratch = int(prefix is _NOISE)
+        self.word_keys = ("noise_key",) if prefix is _NOISE else ()
 
     def flags(self, group):
-        flags = self.base.flags(group)
-        if flags is None:
-            return None
-        return {**flags, "NOISE": 1} if self.scratch else flags
+        return self.base.flags(group)
 
     def state_keys(self, flags):
         return self.base.state_keys(flags)
@@ -118,17 +116,13 @@ class PrefixedAlgorithm(Algorithm):
             return [*values, float(group["clip_value"])]
         if self.kind == "clipn":
             return [*values, float(group["max_norm"])]
-        return [*values, 0.0]  # the noise std: set per batch of tensors by the runner
-
-    def noise_std(self, group: dict, t: int) -> float:
-        """The reference's ``sqrt(eta / (1 + t)^gamma)`` at step ``t`` (0-based)."""
-        return math.sqrt(group["noise_eta"] / (1 + t) ** group["noise_gamma"])
+        return [*values, float(group["noise_eta"]), float(group["noise_gamma"])]
 
     def lazy_state(self, param, state, flags):
         return self.base.lazy_state(param, state, flags)
 
     def source(self, flags):
-        src = self.base.source({k: v for k, v in flags.items() if k != "NOISE"})
+        src = self.base.source(flags)
         raw = "#define GRAD_RAW (MAXIMIZE ? -g[i] : g[i])"
         extra: dict[str, Any] = {}
         if self.kind == "clipv":
@@ -158,21 +152,37 @@ class PrefixedAlgorithm(Algorithm):
                     factor = (double)coef;
                 """)
         else:
-            hyper, prologue = ("noise_std",), f"""
-                const T noise_scale = (T)noise_std;
-                (void)noise_scale;
-                {raw}
-                #if NOISE
-                #define GRAD_IN FMA(noise[i], noise_scale, GRAD_RAW)  /* u.add_(n, alpha=std) */
+            # t counts this step (1-based): the reference's sqrt(eta / (1 + t0)^gamma), t0 = t - 1
+            hyper, prologue = ("noise_eta", "noise_gamma"), f"""
+                const double noise_sd = sqrt(noise_eta / pow(t, noise_gamma));
+                const T noise_scale = (T)noise_sd;
+                const uint64_t noise_t = (uint64_t)t - 1;
+                #if T_IS_DOUBLE
+                #define NOISE_PER_BLOCK (2 * PHILOX_LANES)
+                #define NOISE_BLOCKS noise_blocks_f64
                 #else
-                #define GRAD_IN (GRAD_RAW)
+                #define NOISE_PER_BLOCK (4 * PHILOX_LANES)
+                #define NOISE_BLOCKS noise_blocks_f32
                 #endif
+                T noise_buf[CHUNK + 2 * NOISE_PER_BLOCK];
+                int64_t noise_base = 0;
+                {raw}
+                /* u.add_(n, alpha=std); nothing at all when std == 0, as the reference */
+                #define GRAD_IN (noise_sd != 0.0 \\
+                    ? FMA(noise_buf[i - noise_base], noise_scale, GRAD_RAW) : (GRAD_RAW))
             """
+            extra = dict(words=("noise_key",), preamble=NOISE_C, chunk="""
+                if (noise_sd != 0.0) {
+                    const int64_t first = c / NOISE_PER_BLOCK;
+                    const int64_t last = (ce + NOISE_PER_BLOCK - 1) / NOISE_PER_BLOCK;
+                    NOISE_BLOCKS(noise_buf, (uint64_t)first, last - first, noise_key, noise_t);
+                    noise_base = first * NOISE_PER_BLOCK;
+                }
+            """)
         if src.n_acc:
             raise ValueError(f"{self.base.name} has its own norm pass; it takes no prefix")
         return replace(
-            src, buffers=src.buffers + (("noise",) if self.scratch else ()),
-            hyper=src.hyper + hyper, prologue=prologue + src.prologue,
+            src, hyper=src.hyper + hyper, prologue=prologue + src.prologue,
             body=_GRAD.sub("GRAD_IN", src.body), **extra)
 
 

@@ -27,8 +27,11 @@ __all__ = ["CFLAGS", "cache_dir", "find_compiler", "last_error", "load_library"]
 # -O3 and the host's vector units; no -ffast-math: the kernels must round exactly as written
 # (FMA only where spelled out, so -ffp-contract=off), -fno-math-errno lets sqrt vectorize.
 # -funroll-loops: more loads in flight per iteration, measurably faster on memory-bound loops.
+# -fno-builtin-sin/cos: GCC would merge sin(a) and cos(a) into one sincos call, which has no
+# vector version; kept apart, both vectorize (the gradient-noise kernels' Box-Muller).
 CFLAGS = ("-O3", "-march=native", "-funroll-loops", "-fopenmp", "-fPIC", "-shared", "-std=c11",
-          "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math")
+          "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math",
+          "-fno-builtin-sin", "-fno-builtin-cos", "-fno-builtin-sinf", "-fno-builtin-cosf")
 
 last_error: str | None = None
 _loaded: dict[str, ctypes.CDLL | None] = {}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 __all__ = ["KernelSource", "render"]
 
 GRAIN = 32768  # elements per thread below which extra threads cost more than they save
+CHUNK = 1024  # elements per chunk for kernels with a per-chunk step (gradient noise)
 
 _TYPES = {
     "float32": ("float", "fmaf", "sqrtf", "fabsf"),
@@ -37,6 +38,7 @@ _TEMPLATE = """\
 #include <omp.h>
 
 typedef {ctype} T;
+#define T_IS_DOUBLE {is_double}
 #define FMA {fma}
 #define SQRT {sqrt}
 #define ABS {fabs}
@@ -45,6 +47,8 @@ typedef {ctype} T;
 #define NACC {nacc}
 #define HAS_GLOBAL {has_global}
 #define STEP {step_index}
+#define CHUNK {chunk_len}
+{preamble}
 
 static inline double read_step(const void *ptr, int is_double) {{
     if (!ptr) return 0.0;
@@ -54,6 +58,7 @@ static inline double read_step(const void *ptr, int is_double) {{
 static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, int step_dbl,
                     int pass, double factor, double *acc) {{
 {pointers}
+{words}
     const double t = read_step(b[STEP], step_dbl);
     (void)t; (void)factor; (void)acc;
 {scalars}
@@ -71,9 +76,19 @@ static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, in
         return;
     }}
 #endif
+#if HAS_CHUNK
+    for (int64_t c = lo, ce; c < hi; c = ce) {{ /* chunks of CHUNK elements: [c, ce) */
+        ce = hi - c < CHUNK ? hi : c + CHUNK;
+{chunk}
+        for (int64_t i = c; i < ce; ++i) {{
+{body8}
+        }}
+    }}
+#else
     for (int64_t i = lo; i < hi; ++i) {{
 {body}
     }}
+#endif
 }}
 
 /* per-tensor scalar state (e.g. NAdam's mu_product), updated once per step before the loop */
@@ -178,6 +193,12 @@ class KernelSource:
         hyper: names of the runtime hyperparameters, in the order of the ``hp`` array.
         prologue: C statements run once per tensor segment (may use ``t``, the step count, and
             the hyperparameters as doubles); declare loop constants of type ``T`` here.
+        words: names of per-tensor 64-bit integers (``uint64_t``) the runner places in the
+            pointer table right after the state buffers (e.g. a noise key).
+        preamble: C code at file scope, before the loops (helper functions).
+        chunk: C statements run before the body on each chunk ``[c, ce)`` of at most ``CHUNK``
+            elements of a tensor segment (e.g. to generate noise for the chunk); when given, the
+            body runs chunk by chunk.
         body: C statements for element ``i`` (``p[i]``, ``g[i]``, ``<buffer>[i]``).
         scalars: names of per-tensor scalar state tensors (pointers after ``step``, same dtype
             as ``step``), read as doubles in the prologue.
@@ -194,6 +215,9 @@ class KernelSource:
     hyper: tuple[str, ...]
     prologue: str
     body: str
+    words: tuple[str, ...] = ()
+    preamble: str = ""
+    chunk: str = ""
     scalars: tuple[str, ...] = ()
     prepare: str = ""
     n_acc: int = 0
@@ -207,6 +231,9 @@ def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
     ctype, fma, sqrt, fabs = _TYPES[dtype]
     names = ("p", "g", *src.buffers)
     pointers = "\n".join(f"    T *restrict {name} = (T *)b[{i}];" for i, name in enumerate(names))
+    words = "\n".join(f"    const uint64_t {name} = (uint64_t)(uintptr_t)b[{len(names) + i}];"
+                      for i, name in enumerate(src.words))
+    names += src.words
     hyper = "\n".join(f"    const double {name} = hp[{i}];" for i, name in enumerate(src.hyper))
     step = len(names)
     ptrs = "\n".join(f"    void *{name}_ptr = b[{step + 1 + i}]; (void){name}_ptr;"
@@ -214,10 +241,13 @@ def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
     scalars = "\n".join(f"    const double {name} = read_step(b[{step + 1 + i}], step_dbl);"
                         for i, name in enumerate(src.scalars))
     return _TEMPLATE.format(
-        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN,
+        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN, chunk_len=CHUNK,
+        is_double=int(dtype == "float64"), preamble=src.preamble, words=words,
+        chunk=_indent(src.chunk, 8), body8=_indent(src.body, 12),
         nbuf=step + 1 + len(src.scalars), step_index=step,
         flags="\n".join(f"#define {k} {int(v)}" for k, v in sorted(flags.items()))
-        + f"\n#define HAS_PREPARE {int(bool(src.prepare.strip()))}",
+        + f"\n#define HAS_PREPARE {int(bool(src.prepare.strip()))}"
+        + f"\n#define HAS_CHUNK {int(bool(src.chunk.strip()))}",
         pointers=pointers, hyper=hyper, prologue=_indent(src.prologue, 4),
         scalars=scalars, prepare=ptrs + "\n" + _indent(src.prepare, 4),
         nacc=src.n_acc, has_global=int(bool(src.finalize_global.strip())),

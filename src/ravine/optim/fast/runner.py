@@ -31,7 +31,6 @@ import torch
 from . import compiler
 from .algorithms import Algorithm
 from .csource import render
-from .noise_scratch import NoiseScratch
 
 __all__ = ["FAST_PATHS", "default_fast_path", "kernel", "step_group"]
 
@@ -112,7 +111,8 @@ class _Layout:
         self.keys = keys + (("step",) if counted else ()) + algorithm.scalar_keys
         self.tensors = [tuple(s[k] for k in self.keys) for s in states]
         self.by_key = list(zip(*self.tensors, strict=True)) if self.keys else []
-        step_index = 2 + len(keys) + algorithm.scratch
+        self.word_column = 2 + len(keys)
+        step_index = self.word_column + len(algorithm.word_keys)
         self.table = np.zeros((len(params), step_index + 1 + len(algorithm.scalar_keys)),
                               dtype=np.uint64)
         columns = list(range(2, 2 + len(keys))) + ([step_index] if counted else [])
@@ -123,7 +123,6 @@ class _Layout:
         self.step_mode = 0
         if counted:
             self.step_mode = 2 | _STEP_DTYPES[states[0]["step"].dtype]
-        self.noise = _Noise(params) if algorithm.scratch else None
 
     def matches(self, opt, group, params, flags, counted) -> bool:
         """Whether the group, its parameters and their state tensors are the cached ones."""
@@ -146,10 +145,8 @@ class _Layout:
         table = self.table
         table[:, 0] = list(map(_DATA_PTR, params))
         table[:, 1] = list(map(_DATA_PTR, grads))
-        if self.noise is not None:
-            self.noise.invoke(self.algorithm, self.fn, self.flags, group, self.dicts, table,
-                              self.numel, values, self.step_mode)
-            return
+        for column, key in enumerate(self.algorithm.word_keys, self.word_column):
+            table[:, column] = [s[key] for s in self.dicts]  # e.g. noise keys: by value
         _invoke(self.fn, len(params), table, self.numel, values, self.step_mode)
 
 
@@ -254,57 +251,12 @@ class _Call:
         rows = []
         for p, g, s in zip(params, grads, states, strict=True):
             rows.append([p.data_ptr(), g.data_ptr(), *(s[k].data_ptr() for k in self.keys),
-                         *([0] * algorithm.scratch),
+                         *(s[k] for k in algorithm.word_keys),
                          s["step"].data_ptr() if self.counted else 0,
                          *(s[k].data_ptr() for k in algorithm.scalar_keys)])
         table = np.array(rows, dtype=np.uint64)
         numel = np.array([p.numel() for p in params], dtype=np.int64)
-        if algorithm.scratch:
-            _Noise(params).invoke(algorithm, fn, flags, self.group, states, table, numel,
-                                  self.values, self.step_mode)
-            return
         _invoke(fn, len(params), table, numel, self.values, self.step_mode)
-
-
-class _Noise:
-    """Gradient noise for a kernel: batches of tensors drawn into the scratch, then updated.
-
-    Consecutive tensors with the same noise std (the same step) are drawn side by side into the
-    scratch (:class:`~.noise_scratch.NoiseScratch`) and updated by one kernel call; a tensor
-    that does not fit starts the next batch.
-    """
-
-    def __init__(self, params):
-        self.scratch = NoiseScratch(params)
-        self.capacity, self.buffer = self.scratch.capacity, self.scratch.buffer
-
-    def invoke(self, algorithm, fn, flags, group, states, table, numel, values, step_mode):
-        column = 2 + len(algorithm.state_keys(flags))
-        base, item = self.buffer.data_ptr(), self.buffer.element_size()
-        steps = [int(s["step"].item()) for s in states]  # not yet counted: the reference's t
-        stds = [algorithm.noise_std(group, t) for t in steps]
-        start, used, draws = 0, 0, []
-        for k, (t, std) in enumerate(zip(steps, stds, strict=True)):
-            size = int(numel[k])
-            if k > start and (std != stds[start] or used + size > self.capacity):
-                self.scratch.draw(draws)
-                self._run(algorithm, fn, flags, table, numel, values, step_mode, start, k,
-                          stds[start])
-                start, used, draws = k, 0, []
-            table[k, column] = base + used * item
-            if std != 0:
-                draws.append((used, k, states[k]["noise_key"], t))
-            used += size
-        if states:
-            self.scratch.draw(draws)
-            self._run(algorithm, fn, flags, table, numel, values, step_mode, start, len(states),
-                      stds[start])
-
-    def _run(self, algorithm, fn, flags, table, numel, values, step_mode, start, stop, std):
-        if std == 0:  # the reference adds nothing at all
-            fn = kernel(algorithm, _DTYPES[self.buffer.dtype], {**flags, "NOISE": 0})
-        values = [*values[:-1], std]
-        _invoke(fn, stop - start, table[start:stop], numel[start:stop], values, step_mode)
 
 
 def _invoke(fn, n, table, numel, values, step_mode) -> None:
