@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Transform, non_negative
+from .base import Transform, learning_rate
 
 
 class scale_by_lr(Transform):
@@ -13,7 +13,7 @@ class scale_by_lr(Transform):
     """
 
     defaults = {"lr": 1e-3}
-    validators = {"lr": non_negative}
+    validators = {"lr": learning_rate}
 
     def update(self, updates, states, params, group):
         lr = float(group["lr"])
