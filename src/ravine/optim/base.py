@@ -11,7 +11,7 @@ from torch import Tensor
 from ..transforms.base import Transform
 from .fast import FAST_PATHS, algorithm_for, default_fast_path, step_group
 
-__all__ = ["ChainOptimizer"]
+__all__ = ["ChainOptimizer", "match_state_by_name"]
 
 
 def _step_tensor() -> Tensor:
@@ -183,40 +183,51 @@ class ChainOptimizer(torch.optim.Optimizer):
         ``ValueError`` naming it.
         """
         self.__dict__.pop("_fast_layouts", None)  # the fast path's cached pointers
-        saved_groups = state_dict["param_groups"]
-        named = all("param_names" in g for g in saved_groups) and all(
-            "param_names" in g for g in self.param_groups
-        )
-        if named and saved_groups:
-            state_dict = self._remap_by_name(state_dict)
-        super().load_state_dict(state_dict)
+        super().load_state_dict(match_state_by_name(state_dict, self.param_groups))
 
-    def _remap_by_name(self, state_dict: dict[str, Any]) -> dict[str, Any]:
-        saved_groups = state_dict["param_groups"]
-        if len(saved_groups) != len(self.param_groups):
+
+def match_state_by_name(state_dict: dict[str, Any], param_groups: list[dict]) -> dict[str, Any]:
+    """Renumber a saved optimizer state dict so that its state follows parameter names.
+
+    When every saved group and every group of ``param_groups`` has ``param_names`` (the
+    optimizer was built from ``named_parameters()``), the saved state of each name is moved
+    to the position that name has now, so ``torch.optim.Optimizer.load_state_dict`` (which
+    matches by position) restores it to the right tensor. Otherwise ``state_dict`` is returned
+    unchanged (matching stays positional, as in torch).
+
+    Raises:
+        ValueError: the group counts differ, or a saved name is not in the optimizer's group.
+    """
+    saved_groups = state_dict["param_groups"]
+    named = all("param_names" in g for g in saved_groups) and all(
+        "param_names" in g for g in param_groups
+    )
+    if not (named and saved_groups):
+        return state_dict
+    if len(saved_groups) != len(param_groups):
+        raise ValueError(
+            f"loaded state dict has {len(saved_groups)} parameter groups, "
+            f"the optimizer has {len(param_groups)}"
+        )
+    new_state: dict[Any, Any] = {}
+    new_groups = []
+    next_id = 0
+    for gi, (saved, current) in enumerate(zip(saved_groups, param_groups, strict=True)):
+        pairs = zip(saved["param_names"], saved["params"], strict=True)
+        index_of = {name: pid for name, pid in pairs}
+        current_names = list(current["param_names"])
+        missing = sorted(set(index_of) - set(current_names))
+        if missing:
             raise ValueError(
-                f"loaded state dict has {len(saved_groups)} parameter groups, "
-                f"the optimizer has {len(self.param_groups)}"
+                f"loaded state dict has parameters {missing} in group {gi} that the "
+                f"optimizer does not have (it has {current_names})"
             )
-        new_state: dict[Any, Any] = {}
-        new_groups = []
-        next_id = 0
-        for gi, (saved, current) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
-            pairs = zip(saved["param_names"], saved["params"], strict=True)
-            index_of = {name: pid for name, pid in pairs}
-            current_names = list(current["param_names"])
-            missing = sorted(set(index_of) - set(current_names))
-            if missing:
-                raise ValueError(
-                    f"loaded state dict has parameters {missing} in group {gi} that the "
-                    f"optimizer does not have (it has {current_names})"
-                )
-            ids = []
-            for name in current_names:
-                ids.append(next_id)
-                old = index_of.get(name)
-                if old is not None and old in state_dict["state"]:
-                    new_state[next_id] = state_dict["state"][old]
-                next_id += 1
-            new_groups.append({**saved, "params": ids, "param_names": current_names})
-        return {**state_dict, "state": new_state, "param_groups": new_groups}
+        ids = []
+        for name in current_names:
+            ids.append(next_id)
+            old = index_of.get(name)
+            if old is not None and old in state_dict["state"]:
+                new_state[next_id] = state_dict["state"][old]
+            next_id += 1
+        new_groups.append({**saved, "params": ids, "param_names": current_names})
+    return {**state_dict, "state": new_state, "param_groups": new_groups}

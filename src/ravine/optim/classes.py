@@ -5,9 +5,19 @@ defaults, state keys and errors. ``foreach``, ``fused`` and ``capturable`` are a
 compatibility (ravine picks its own implementation); ``differentiable=True`` raises
 ``NotImplementedError``. Every class also takes ``skip_nonfinite`` (see
 :class:`~ravine.optim.ChainOptimizer`).
+
+Validation follows torch.optim's accepted ranges exactly (``ValueError`` outside them,
+``TypeError`` for a non-number): the transforms carry the usual ranges and a class replaces
+them with :func:`~ravine.transforms.base.with_validators` where torch differs (``SGD`` rejects
+only negative ``lr``/``momentum``/``weight_decay``, so nan passes, and takes any ``dampening``;
+``RMSprop`` takes any ``alpha >= 0``). ``lr`` may be a 1-element tensor, as in torch.
 """
 
 from __future__ import annotations
+
+import numbers
+
+from torch import Tensor
 
 from ..transforms import (
     add_decayed_weights,
@@ -25,6 +35,13 @@ from ..transforms import (
     scale_by_rms,
     scale_by_trust_ratio,
 )
+from ..transforms.base import (
+    any_real,
+    non_negative,
+    not_below_zero,
+    sgd_learning_rate,
+    with_validators,
+)
 from .base import ChainOptimizer
 
 __all__ = ["LAMB", "LARS", "SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Lion", "NAdam",
@@ -34,6 +51,18 @@ __all__ = ["LAMB", "LARS", "SGD", "Adagrad", "Adam", "AdamW", "Adamax", "Lion", 
 def _unsupported(name: str, value: bool) -> None:
     if value:
         raise NotImplementedError(f"{name}=True is not supported by ravine optimizers")
+
+
+def _adam_betas_are_floats(betas) -> None:
+    """torch.optim.Adam/AdamW's rule: numeric betas must both be floats (``(0, 0.99)`` fails).
+
+    Non-numbers are left to the range validator, which raises ``TypeError`` as torch does.
+    """
+    if isinstance(betas, (tuple, list)) and len(betas) == 2:
+        numeric = all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in betas)
+        if numeric and not all(isinstance(b, float) for b in betas):
+            raise ValueError(f"Invalid betas: {betas!r} (expected both floats, as "
+                             f"torch.optim.Adam requires)")
 
 
 class SGD(ChainOptimizer):
@@ -61,8 +90,11 @@ class SGD(ChainOptimizer):
                  *, maximize=False, foreach=None, differentiable=False, fused=None,
                  skip_nonfinite=False):
         _unsupported("differentiable", differentiable)
+        transform = with_validators(
+            chain(add_l2(), scale_by_momentum(), scale_by_lr()), lr=sgd_learning_rate,
+            momentum=not_below_zero, weight_decay=not_below_zero, dampening=any_real)
         super().__init__(
-            params, chain(add_l2(), scale_by_momentum(), scale_by_lr()),
+            params, transform,
             skip_nonfinite=skip_nonfinite, lr=lr, momentum=momentum, dampening=dampening,
             weight_decay=weight_decay, nesterov=nesterov, maximize=maximize, foreach=foreach,
             differentiable=differentiable, fused=fused)
@@ -103,8 +135,11 @@ class RMSprop(ChainOptimizer):
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False, *, skip_nonfinite=False):
         _unsupported("differentiable", differentiable)
+        transform = with_validators(
+            chain(add_l2(), scale_by_rms(), scale_by_momentum(), scale_by_lr()),
+            alpha=non_negative)
         super().__init__(
-            params, chain(add_l2(), scale_by_rms(), scale_by_momentum(), scale_by_lr()),
+            params, transform,
             skip_nonfinite=skip_nonfinite, lr=lr, momentum=momentum, alpha=alpha, eps=eps,
             centered=centered, weight_decay=weight_decay, capturable=capturable,
             foreach=foreach, maximize=maximize, differentiable=differentiable)
@@ -125,6 +160,10 @@ class Adam(ChainOptimizer):
                  differentiable=False, fused=None, decoupled_weight_decay=False,
                  skip_nonfinite=False):
         _unsupported("differentiable", differentiable)
+        if isinstance(lr, Tensor) and foreach and not capturable:  # torch.optim.Adam's rule
+            raise ValueError("lr as a Tensor is not supported for capturable=False and "
+                             "foreach=True")
+        _adam_betas_are_floats(betas)
         super().__init__(
             params, chain(add_l2(), scale_by_adam(), add_decayed_weights(), scale_by_lr()),
             skip_nonfinite=skip_nonfinite, lr=lr, betas=betas, eps=eps,

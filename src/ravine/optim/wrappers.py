@@ -4,7 +4,9 @@ A wrapper is itself a ``torch.optim.Optimizer`` that shares its param groups (th
 with the inner optimizer, so ``torch.optim.lr_scheduler`` and ravine's schedules drive the
 inner learning rate through the wrapper. ``state_dict()`` holds the wrapper's own per-parameter
 state and counters plus the inner optimizer's state dict under ``"inner"``; ``load_state_dict``
-restores both.
+restores both. With parameter names (``named_parameters()``) on both sides, the wrapper's own
+state (Lookahead's ``slow_param``, GradientAccumulation's ``grad_sum``) is matched by name, as
+:class:`~ravine.optim.ChainOptimizer` matches the inner state; otherwise by position.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import torch
 
 from ..transforms.base import closed_unit_interval, non_negative, positive_int
+from .base import match_state_by_name
 
 __all__ = ["GradientAccumulation", "Lookahead", "OptimizerWrapper", "SAM"]
 
@@ -62,9 +65,11 @@ class OptimizerWrapper(torch.optim.Optimizer):
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict needs a state dict saved by "
                     f"{type(self).__name__} (missing key {key!r})")
+        own = {"state": state_dict["state"], "param_groups": state_dict["param_groups"]}
+        # renumber against the groups as they are before the inner load replaces them
+        own = match_state_by_name(own, self.param_groups)
         self.optimizer.load_state_dict(state_dict["inner"])
-        super().load_state_dict(
-            {"state": state_dict["state"], "param_groups": state_dict["param_groups"]})
+        super().load_state_dict(own)
         self.param_groups = self.optimizer.param_groups
         for name, value in state_dict["wrapper"].items():
             setattr(self, name, value)

@@ -18,6 +18,7 @@ that scales by ``-lr`` (:func:`ravine.transforms.scale_by_lr`).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -133,13 +134,59 @@ def chain(*transforms: Transform) -> Chain:
 
 
 # ---- validators shared by the transforms -------------------------------------------------
+#
+# The ranges follow torch.optim's checks: a value outside them raises ``ValueError`` naming the
+# argument and the range; a value that is not a real number raises ``TypeError`` (torch's
+# comparisons raise ``TypeError`` there too). numpy scalars count as numbers; bools do not.
+
+
+def _require_real(name: str, value: Any, expected: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Invalid {name}: {value!r} (expected a number {expected})")
 
 
 def non_negative(name: str, value: Any) -> None:
+    """value >= 0 (inf allowed, nan rejected), as torch's ``if not 0.0 <= value`` checks."""
     if callable(value):  # a schedule: checked when evaluated
         return
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0.0:
+    _require_real(name, value, ">= 0")
+    if not value >= 0.0:
         raise ValueError(f"Invalid {name}: {value!r} (expected a number >= 0)")
+
+
+def not_below_zero(name: str, value: Any) -> None:
+    """Reject only value < 0: nan passes, as torch.optim.SGD's ``if value < 0.0`` checks."""
+    if callable(value):
+        return
+    _require_real(name, value, ">= 0")
+    if value < 0.0:
+        raise ValueError(f"Invalid {name}: {value!r} (expected a number >= 0)")
+
+
+def any_real(name: str, value: Any) -> None:
+    """Any real number, nan and inf included (torch.optim.SGD's unchecked ``dampening``)."""
+    _require_real(name, value, "")
+
+
+def _tensor_lr(name: str, value: Any) -> float | None:
+    """The float value of a tensor learning rate (1 element), or None when not a tensor."""
+    if not isinstance(value, Tensor):
+        return None
+    if value.numel() != 1:
+        raise ValueError(f"Tensor {name} must be 1-element, got shape {tuple(value.shape)}")
+    return float(value)
+
+
+def learning_rate(name: str, value: Any) -> None:
+    """lr >= 0: a number, a 1-element tensor (as torch accepts) or a schedule ``step -> lr``."""
+    as_float = _tensor_lr(name, value)
+    non_negative(name, value if as_float is None else as_float)
+
+
+def sgd_learning_rate(name: str, value: Any) -> None:
+    """torch.optim.SGD's lr check: a number or 1-element tensor, rejected only when < 0."""
+    as_float = _tensor_lr(name, value)
+    not_below_zero(name, value if as_float is None else as_float)
 
 
 def positive_int(name: str, value: Any) -> None:
@@ -149,12 +196,14 @@ def positive_int(name: str, value: Any) -> None:
 
 def unit_interval(name: str, value: Any) -> None:
     """0 <= value < 1 (momentum coefficients, EMA decays)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
+    _require_real(name, value, f"0 <= {name} < 1")
+    if not 0.0 <= value < 1.0:
         raise ValueError(f"Invalid {name}: {value!r} (expected 0 <= {name} < 1)")
 
 
 def closed_unit_interval(name: str, value: Any) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+    _require_real(name, value, f"0 <= {name} <= 1")
+    if not 0.0 <= value <= 1.0:
         raise ValueError(f"Invalid {name}: {value!r} (expected 0 <= {name} <= 1)")
 
 
@@ -163,3 +212,32 @@ def betas_pair(name: str, value: Any) -> None:
         raise ValueError(f"Invalid {name}: {value!r} (expected a pair (beta1, beta2))")
     for i, b in enumerate(value):
         unit_interval(f"beta parameter at index {i} of {name}", b)
+
+
+def with_validators(transform: Transform, **validators: Validator) -> Transform:
+    """Replace the validators of some hyperparameters in ``transform`` (a chain: in each link).
+
+    The optimizer classes use it where torch.optim accepts a different range than the
+    transform's own (e.g. ``torch.optim.RMSprop`` takes any ``alpha >= 0``). Returns
+    ``transform``, changed in place; call it before the transform goes into a :func:`chain`.
+
+    Example:
+        >>> from ravine.transforms import scale_by_rms
+        >>> from ravine.transforms.base import non_negative, with_validators
+        >>> rms = with_validators(scale_by_rms(), alpha=non_negative)
+        >>> rms.validate({"alpha": 1.5})  # accepted, as torch.optim.RMSprop does
+    """
+    links = transform.transforms if isinstance(transform, Chain) else (transform,)
+    unknown = set(validators) - {k for t in links for k in t.defaults}
+    if unknown:
+        raise TypeError(f"with_validators: {transform!r} reads no hyperparameter {sorted(unknown)}")
+    for t in links:
+        mine = {k: v for k, v in validators.items() if k in t.defaults}
+        if mine:
+            if isinstance(t, Chain):
+                with_validators(t, **mine)
+            else:
+                t.validators = {**t.validators, **mine}
+    if isinstance(transform, Chain):
+        transform.validators = {**transform.validators, **validators}
+    return transform
