@@ -163,7 +163,7 @@ class LBFGS(torch.optim.Optimizer):
         if closure is None:
             raise ValueError("LBFGS.step needs a closure that re-evaluates the model")
         group = self.param_groups[0]
-        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        lr, max_iter, max_eval = float(group["lr"]), group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         line_search_fn, history_size = group["line_search_fn"], group["history_size"]
         scale = self._group_scale()
