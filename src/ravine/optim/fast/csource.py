@@ -24,7 +24,8 @@ from dataclasses import dataclass
 __all__ = ["KernelSource", "render"]
 
 GRAIN = 32768  # elements per thread below which extra threads cost more than they save
-CHUNK = 1024  # elements per chunk for kernels with a per-chunk step (gradient noise)
+CHUNK = 256  # elements per chunk of the kernels with a per-chunk step (gradient noise): small
+# chunks interleave the generator with the memory stream (1024 measured 20% slower)
 
 _TYPES = {
     "float32": ("float", "fmaf", "sqrtf", "fabsf"),
