@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..transforms.base import Transform
+from ..transforms.base import Transform, scheduled_keys
 from .fast import FAST_PATHS, algorithm_for, default_fast_path, step_group
 
 __all__ = ["ChainOptimizer", "match_state_by_name"]
@@ -28,9 +28,12 @@ class ChainOptimizer(torch.optim.Optimizer):
     Per step and param group:
 
     1. the updates start as a copy of each gradient (negated when ``maximize``);
-    2. if the chain reads it (or ``lr`` is a schedule), ``state["step"]`` is incremented;
-    3. ``lr`` is evaluated if it is a schedule (a callable ``step -> lr``) at the number of steps
-       taken before this one, so the first step uses ``schedule(0)`` as with a torch scheduler;
+    2. if the chain reads it (or a hyperparameter is a schedule), ``state["step"]`` is
+       incremented;
+    3. every hyperparameter given as a schedule (a callable ``step -> value``: ``lr``, but
+       also ``momentum``, ``weight_decay``, an element of ``betas``, ...) is evaluated at the
+       number of steps taken before this one, so the first step uses ``schedule(0)`` as with a
+       torch scheduler, and its value is checked like a constant one;
     4. the chain maps updates to parameter changes and ``param += change``.
 
     Args:
@@ -106,17 +109,36 @@ class ChainOptimizer(torch.optim.Optimizer):
 
     # -- the step ---------------------------------------------------------------------------
     def _uses_step(self, group: dict) -> bool:
-        return self.transform.uses_step or callable(group["lr"])
+        return self.transform.uses_step or bool(scheduled_keys(group))
 
     def _hyperparameters(self, group: dict, step: int) -> dict:
-        """The group's hyperparameters for this step (a schedule ``lr`` evaluated)."""
-        lr = group["lr"]
-        if not callable(lr):
+        """The group's hyperparameters for this step, every schedule evaluated at ``step``.
+
+        A schedule may stand for any numeric hyperparameter (``lr``, ``momentum``,
+        ``weight_decay``, an element of ``betas``...); each value it gives is checked by the
+        chain's validator for that hyperparameter (a bad value is a ``ValueError`` naming the
+        schedule and the step).
+        """
+        keys = scheduled_keys(group)
+        if not keys:
             return group
-        value = float(lr(step))
-        if not value >= 0.0 or value == float("inf"):
-            raise ValueError(f"schedule {lr!r} gave an invalid lr {value!r} at step {step}")
-        return {**group, "lr": value}
+        hp = dict(group)
+        for key in keys:
+            value = group[key]
+            if isinstance(value, tuple):
+                hp[key] = tuple(float(v(step)) if callable(v) else v for v in value)
+            else:
+                hp[key] = float(value(step))
+            try:
+                if key == "lr" and not hp[key] < float("inf"):
+                    raise ValueError(f"Invalid lr: {hp[key]!r} (expected a finite number >= 0)")
+                check = self.transform.validators.get(key)
+                if check is not None:
+                    check(key, hp[key])
+            except ValueError as err:
+                raise ValueError(f"schedule {value!r} for {key} gave an invalid value at step "
+                                 f"{step}: {err}") from None
+        return hp
 
     def _all_finite(self) -> bool:
         grads = [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]

@@ -23,11 +23,15 @@ factory             lr(t)                                          torch.optim.l
 ``join``            chain schedules at boundaries                  ``SequentialLR``
 ==================  =============================================  ==============================
 
-Any ravine optimizer accepts a schedule as ``lr`` (evaluated at the optimizer's own step count,
-kept in its state, so a checkpoint restores it); :func:`as_lr_scheduler` drives any torch
-optimizer. Keyword names are the same everywhere: ``peak``, ``floor``, ``warmup``, ``total``, and
-torch's names where torch has them (``step_size``, ``gamma``, ``milestones``, ``T_0``,
-``T_mult``, ``power``).
+``one_cycle_momentum`` is the momentum half of the 1cycle policy (``OneCycleLR``'s
+``cycle_momentum``), for a ``momentum`` or ``betas[0]`` hyperparameter.
+
+Any ravine optimizer accepts a schedule as ``lr``, or as any other numeric hyperparameter
+(``momentum``, ``weight_decay``, an element of ``betas``, ...), evaluated at the optimizer's own
+step count, kept in its state, so a checkpoint restores it; :func:`as_lr_scheduler` drives any
+torch optimizer. Keyword names are the same everywhere: ``peak``, ``floor``, ``warmup``,
+``total``, and torch's names where torch has them (``step_size``, ``gamma``, ``milestones``,
+``T_0``, ``T_mult``, ``power``).
 
 Example:
     >>> import torch, ravine
@@ -41,7 +45,7 @@ Example:
 from .adapters import ScheduleLR, as_lr_scheduler, linear_scaling
 from .base import REGISTRY, Schedule
 from .composite import SGDR, Join, Warmup, WarmupCosine
-from .cyclic import Cyclic, OneCycle
+from .cyclic import Cyclic, OneCycle, OneCycleMomentum
 from .decay import (
     Constant,
     Cosine,
@@ -68,13 +72,16 @@ warmup = Warmup
 warmup_cosine = WarmupCosine
 sgdr = SGDR
 one_cycle = OneCycle
+one_cycle_momentum = OneCycleMomentum
 cyclic = Cyclic
 join = Join
 
 __all__ = [
     "REGISTRY", "Schedule", "ScheduleLR", "as_lr_scheduler", "linear_scaling", "parse", "plot",
     "constant", "step", "multistep", "exponential", "cosine", "linear", "polynomial",
-    "inverse_sqrt", "warmup", "warmup_cosine", "sgdr", "one_cycle", "cyclic", "join",
+    "inverse_sqrt", "warmup", "warmup_cosine", "sgdr", "one_cycle", "one_cycle_momentum",
+    "cyclic", "join",
     "Constant", "StepDecay", "MultiStep", "Exponential", "Cosine", "Linear", "Polynomial",
-    "InverseSqrt", "Warmup", "WarmupCosine", "SGDR", "OneCycle", "Cyclic", "Join",
+    "InverseSqrt", "Warmup", "WarmupCosine", "SGDR", "OneCycle", "OneCycleMomentum", "Cyclic",
+    "Join",
 ]

@@ -6,7 +6,7 @@ import math
 
 from .base import Schedule, check_choice, check_int, check_number, register
 
-__all__ = ["OneCycle", "Cyclic"]
+__all__ = ["OneCycle", "OneCycleMomentum", "Cyclic"]
 
 
 @register
@@ -17,8 +17,8 @@ class OneCycle(Schedule):
     ``initial -> peak`` over the first ``pct_start * total - 1`` steps, then ``peak -> min_lr``
     until step ``total - 1`` (``three_phase``: ``initial -> peak -> initial -> min_lr``), each
     phase by half a cosine or linearly. After ``total - 1`` the lr stays at its last value (torch
-    raises instead). Momentum cycling, which torch couples to this scheduler, is left to the
-    optimizer's own hyperparameters.
+    raises instead). The momentum cycle that torch couples to this scheduler is
+    :class:`OneCycleMomentum`, given as the optimizer's ``momentum`` (or ``beta1``) schedule.
 
     Args:
         peak: the maximum learning rate (>= 0).
@@ -79,20 +79,81 @@ class OneCycle(Schedule):
             ]
         return [(up_end, initial, self.peak), (self.total - 1, self.peak, min_lr)]
 
-    def _anneal(self, start: float, end: float, pct: float) -> float:
-        if self.anneal_strategy == "cos":
-            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-        return (end - start) * pct + start
+    def lr(self, step):
+        return _walk(self._phases(), min(step, self.total - 1), self.anneal_strategy)
+
+
+def _walk(phases: list[tuple[float, float, float]], step: int, strategy: str) -> float:
+    """The value at ``step`` of consecutive annealing phases ``(end_step, start, end)``."""
+    start_step = 0.0
+    for i, (end_step, lo, hi) in enumerate(phases):
+        if step <= end_step or i == len(phases) - 1:
+            pct = (step - start_step) / (end_step - start_step)
+            if strategy == "cos":
+                return hi + (lo - hi) / 2.0 * (math.cos(math.pi * pct) + 1)
+            return (hi - lo) * pct + lo
+        start_step = end_step
+    raise AssertionError("unreachable")
+
+
+@register
+class OneCycleMomentum(Schedule):
+    """The momentum half of the 1cycle policy (``OneCycleLR(cycle_momentum=True)``).
+
+    Momentum moves opposite to the learning rate: ``peak -> base`` while the lr rises, then
+    ``base -> peak`` (``three_phase``: ``peak -> base -> peak``, then constant at ``peak``), on
+    the phase boundaries of :class:`OneCycle` with the same ``total`` and ``pct_start``. Give
+    it as a hyperparameter schedule: ``SGD(params, lr=one_cycle(...),
+    momentum=one_cycle_momentum(...))``, or ``betas=(one_cycle_momentum(...), 0.999)`` for the
+    Adam family (torch cycles ``beta1`` there).
+
+    Args:
+        total: total steps (integer >= 2).
+        base: the lowest momentum, reached at the lr peak (torch's ``base_momentum``).
+        peak: the highest momentum, at the start and end (torch's ``max_momentum``).
+        pct_start, anneal_strategy, three_phase: as in :class:`OneCycle`.
+
+    Example:
+        >>> from ravine.schedules import one_cycle_momentum
+        >>> m = one_cycle_momentum(total=1000)
+        >>> m(0), m(299), m(999)
+        (0.95, 0.85, 0.95)
+    """
+
+    spec_name = "one_cycle_momentum"
+    total: int
+    base: float = 0.85
+    peak: float = 0.95
+    pct_start: float = 0.3
+    anneal_strategy: str = "cos"
+    three_phase: bool = False
+
+    def __post_init__(self):
+        check_int(self, "total", low=2)
+        check_number(self, "base")
+        check_number(self, "peak")
+        check_number(self, "pct_start", high=1.0)
+        check_choice(self, "anneal_strategy", ("cos", "linear"))
+        if not isinstance(self.three_phase, bool):
+            raise TypeError(
+                f"one_cycle_momentum(): three_phase must be a bool, got {self.three_phase!r}")
+        if not self.base <= self.peak:
+            raise ValueError(f"one_cycle_momentum(): base={self.base} must be <= peak={self.peak}")
+        OneCycle(peak=1.0, total=self.total, pct_start=self.pct_start,
+                 three_phase=self.three_phase)  # the same phase checks as the lr's
 
     def lr(self, step):
-        step = min(step, self.total - 1)
-        phases = self._phases()
-        start_step = 0.0
-        for i, (end_step, lo, hi) in enumerate(phases):
-            if step <= end_step or i == len(phases) - 1:
-                return self._anneal(lo, hi, (step - start_step) / (end_step - start_step))
-            start_step = end_step
-        raise AssertionError("unreachable")
+        return _walk(self._phases(), min(step, self.total - 1), self.anneal_strategy)
+
+    def _phases(self) -> list[tuple[float, float, float]]:
+        up_end = float(self.pct_start * self.total) - 1
+        if self.three_phase:
+            return [
+                (up_end, self.peak, self.base),
+                (float(2 * self.pct_start * self.total) - 2, self.base, self.peak),
+                (self.total - 1, self.peak, self.peak),
+            ]
+        return [(up_end, self.peak, self.base), (self.total - 1, self.base, self.peak)]
 
 
 @register

@@ -58,9 +58,13 @@ class Transform:
         return type(self).__name__
 
     def validate(self, group: dict) -> None:
-        """Raise ``ValueError`` naming the argument when a hyperparameter is out of range."""
+        """Raise ``ValueError`` naming the argument when a hyperparameter is out of range.
+
+        A schedule (a callable ``step -> value``, alone or inside a tuple such as ``betas``) is
+        checked when the optimizer evaluates it, value by value.
+        """
         for key, check in self.validators.items():
-            if key in group:
+            if key in group and not is_scheduled(group[key]):
                 check(key, group[key])
 
     def init(self, params: Sequence[Tensor], group: dict) -> list[dict]:
@@ -131,6 +135,18 @@ def chain(*transforms: Transform) -> Chain:
         ['amsgrad', 'betas', 'eps', 'lr', 'weight_decay']
     """
     return Chain(*transforms)
+
+
+def is_scheduled(value: Any) -> bool:
+    """Whether a hyperparameter value is (or, as a tuple, holds) a schedule ``step -> value``."""
+    if isinstance(value, tuple):
+        return any(callable(v) for v in value)
+    return callable(value) and not isinstance(value, Tensor)
+
+
+def scheduled_keys(group: dict) -> list[str]:
+    """The hyperparameters of a param group given as schedules (or tuples holding one)."""
+    return [key for key, value in group.items() if key != "params" and is_scheduled(value)]
 
 
 # ---- validators shared by the transforms -------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import Transform, closed_unit_interval, non_negative
+from .base import Transform, closed_unit_interval, is_scheduled, non_negative
 
 
 def _momentum_flags(name, value):
@@ -32,8 +32,10 @@ class scale_by_momentum(Transform):
 
     def validate(self, group):
         super().validate(group)
-        if group.get("nesterov") and (group.get("momentum", 0) <= 0
-                                      or group.get("dampening", 0) != 0):
+        momentum, dampening = group.get("momentum", 0), group.get("dampening", 0)
+        if is_scheduled(momentum) or is_scheduled(dampening):
+            return  # each scheduled value is checked on its own when evaluated
+        if group.get("nesterov") and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
     def update(self, updates, states, params, group):

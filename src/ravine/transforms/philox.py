@@ -13,12 +13,13 @@ The stream:
 - float32 (and half types, drawn in float32): counter ``j`` gives four normals by Box-Muller,
   ``r1 = sqrt(-2 log u1)``, ``(r1 cos a1, r1 sin a1, r2 cos a2, r2 sin a2)`` with
   ``u = ((x0 >> 8) + 1) 2^-24`` in ``(0, 1]`` and ``a = (x1 >> 8) 2^-24 2 pi`` (``u2, a2`` from
-  ``x2, x3``). Element ``i`` takes word ``(i mod 64) div 16`` of counter ``16 (i div 64) + i mod 16``
-  (blocks of 16 counters, so the C kernels vectorize over them). ``log``, ``cos`` and ``sin`` are
-  defined by a fixed sequence of float32 operations (:func:`_radius_f32`, :func:`_cos_sin_f32`:
-  exact reduction of the integer angle to an octant, then short polynomials), which the C
-  kernels repeat operation for operation: float32 noise is bit for bit the same in both. Their
-  errors, checked over all 2^24 inputs: ``r`` within 1.8 ulp, ``cos``/``sin`` within 1.03e-7.
+  ``x2, x3``). Element ``i`` takes word ``(i mod 64) div 16`` of counter
+  ``16 (i div 64) + i mod 16`` (blocks of 16 counters, so the C kernels vectorize over them).
+  ``log``, ``cos`` and ``sin`` are defined by a fixed sequence of float32 operations
+  (:func:`_radius_f32`, :func:`_cos_sin_f32`: exact reduction of the integer angle to an
+  octant, then short polynomials), which the C kernels repeat operation for operation: float32
+  noise is bit for bit the same in both. Their errors, checked over all 2^24 inputs: ``r``
+  within 1.8 ulp, ``cos``/``sin`` within 1.03e-7.
 - float64: counter ``j`` gives two normals ``(r cos a, r sin a)`` from 53-bit uniforms
   ``u = (((x0 << 21) | (x1 >> 11)) + 1) 2^-53`` and ``a = ((x2 << 21) | (x3 >> 11)) 2^-53 2 pi``;
   element ``i`` takes word ``(i mod 32) div 16`` of counter ``16 (i div 32) + i mod 16``.

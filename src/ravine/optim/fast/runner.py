@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...transforms.base import scheduled_keys
 from . import compiler
 from .algorithms import Algorithm
 from .csource import render
@@ -84,6 +85,8 @@ def step_group(opt: Any, algorithm: Algorithm, group: dict) -> bool:
         grads = [g for g in grads if g is not None]
     if not params:
         return True
+    if any(key != "lr" for key in scheduled_keys(group)):
+        return False  # compile-time flags may depend on a scheduled value (momentum != 0, ...)
     flags = algorithm.flags(group)
     if flags is None:
         return False

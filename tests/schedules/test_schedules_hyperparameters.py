@@ -1,0 +1,145 @@
+"""Schedules for any hyperparameter: 1cycle momentum against torch's OneCycleLR, validation,
+resume, and the fast path's fallback."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+import ravine.schedules as rs
+from ravine.optim import SGD, Adam, AdamW
+
+N = 120
+
+
+def _torch_momenta(three_phase, strategy, beta=False):
+    w = torch.zeros(2, requires_grad=True)
+    opt = torch.optim.Adam([w], lr=0.1) if beta else torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=N,
+                                                three_phase=three_phase,
+                                                anneal_strategy=strategy)
+    values = []
+    for _ in range(N):
+        group = opt.param_groups[0]
+        values.append(group["betas"][0] if beta else group["momentum"])
+        opt.step()
+        sched.step()
+    return values
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("strategy", ["cos", "linear"])
+def test_one_cycle_momentum_is_torchs_momentum_cycle(three_phase, strategy):
+    m = rs.one_cycle_momentum(total=N, three_phase=three_phase, anneal_strategy=strategy)
+    for beta in (False, True):
+        expected = _torch_momenta(three_phase, strategy, beta)
+        assert [m(t) for t in range(N)] == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert rs.parse(repr(m)) == m
+
+
+def _quadratic():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(30, 8, generator=gen, dtype=torch.float64)
+    b = torch.randn(30, generator=gen, dtype=torch.float64)
+    return lambda w: ((a @ w - b) ** 2).mean()
+
+
+def _drive(opt, w, loss, steps, sched=None):
+    for _ in range(steps):
+        opt.zero_grad()
+        loss(w).backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+
+
+@pytest.mark.parametrize("fast_path", ["auto", "reference"])
+def test_one_cycle_sgd_and_adam_follow_torch(fast_path):
+    loss = _quadratic()
+    cases = [
+        (lambda p: SGD(p, lr=rs.one_cycle(peak=0.05, total=N),
+                       momentum=rs.one_cycle_momentum(total=N), nesterov=True),
+         lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True), {}),
+        (lambda p: Adam(p, lr=rs.one_cycle(peak=0.05, total=N, three_phase=True),
+                        betas=(rs.one_cycle_momentum(total=N, three_phase=True), 0.999)),
+         lambda p: torch.optim.Adam(p, lr=0.05), dict(three_phase=True)),
+    ]
+    for make_ours, make_torch, kw in cases:
+        w1 = torch.zeros(8, dtype=torch.float64, requires_grad=True)
+        w2 = w1.detach().clone().requires_grad_()
+        ours = make_ours([w1])
+        ours.fast_path = fast_path
+        theirs = make_torch([w2])
+        sched = torch.optim.lr_scheduler.OneCycleLR(theirs, max_lr=0.05, total_steps=N, **kw)
+        _drive(ours, w1, loss, N)
+        _drive(theirs, w2, loss, N, sched)
+        assert torch.allclose(w1, w2, rtol=1e-12, atol=1e-14)
+        assert "_fast_layouts" not in ours.__dict__ or not ours._fast_layouts  # reference ran
+
+
+def test_weight_decay_schedule_equals_changing_the_group_by_hand():
+    loss = _quadratic()
+    wd = rs.cosine(peak=0.1, total=50)
+    w1 = torch.ones(8, dtype=torch.float64, requires_grad=True)
+    w2 = w1.detach().clone().requires_grad_()
+    ours = AdamW([w1], lr=1e-2, weight_decay=wd)
+    theirs = torch.optim.AdamW([w2], lr=1e-2)
+    for t in range(60):
+        theirs.param_groups[0]["weight_decay"] = wd(t)
+        _drive(ours, w1, loss, 1)
+        _drive(theirs, w2, loss, 1)
+    assert torch.allclose(w1, w2, rtol=1e-12, atol=1e-14)
+
+
+def test_lr_only_schedules_keep_the_fast_path():
+    w = torch.zeros(8, dtype=torch.float64, requires_grad=True)
+    opt = SGD([w], lr=rs.cosine(peak=0.1, total=10), momentum=0.9)
+    opt.fast_path = "kernel"
+    _drive(opt, w, _quadratic(), 3)
+    from ravine.optim.fast import find_compiler
+    if find_compiler() is not None:
+        assert opt._fast_layouts
+
+
+def test_an_invalid_scheduled_value_names_the_hyperparameter_and_step():
+    w = torch.zeros(2, requires_grad=True)
+    opt = Adam([w], lr=0.1, betas=(lambda t: 0.9 if t == 0 else 1.5, 0.999))  # any callable
+    w.grad = torch.ones(2)
+    opt.step()  # beta1 = 0.9 at step 0
+    w.grad = torch.ones(2)
+    with pytest.raises(ValueError, match=r"betas.*step 1"):
+        opt.step()
+    with pytest.raises(ValueError, match="momentum"):
+        SGD([w], lr=0.1, momentum=lambda t: -0.5).step()
+
+
+def test_a_resumed_run_continues_its_hyperparameter_schedules_exactly():
+    loss = _quadratic()
+
+    def make(w):
+        return SGD([w], lr=rs.one_cycle(peak=0.05, total=N), momentum=rs.one_cycle_momentum(
+            total=N), weight_decay=rs.linear(peak=1e-3, floor=0.0, total=N))
+
+    whole = torch.zeros(8, dtype=torch.float64, requires_grad=True)
+    _drive(make(whole), whole, loss, N)
+    half = torch.zeros(8, dtype=torch.float64, requires_grad=True)
+    opt = make(half)
+    _drive(opt, half, loss, N // 2)
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    resumed = SGD([half], lr=1.0)
+    resumed.load_state_dict(torch.load(buffer, weights_only=True))
+    _drive(resumed, half, loss, N - N // 2)
+    assert torch.equal(half, whole)
+
+
+def test_one_cycle_momentum_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="base"):
+        rs.one_cycle_momentum(total=100, base=0.99, peak=0.9)
+    with pytest.raises(ValueError, match="empty phase"):
+        rs.one_cycle_momentum(total=10, pct_start=0.05)
+    with pytest.raises(ValueError, match="anneal_strategy"):
+        rs.one_cycle_momentum(total=100, anneal_strategy="exp")
