@@ -107,3 +107,16 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="dtype"):
         normal(3, 0, 0, torch.int64)
     assert normal(5, 0, 0, torch.bfloat16).dtype == torch.bfloat16
+
+
+def test_float32_box_muller_pieces_are_accurate_over_all_inputs():
+    from ravine.transforms.philox import _cos_sin_f32, _radius_f32
+    m = np.arange(1 << 24, dtype=np.uint64)
+    r = _radius_f32(m).astype(np.float64)
+    exact = np.sqrt(-2 * np.log((m.astype(np.float64) + 1) * 2.0**-24))
+    ulp = np.spacing(np.maximum(exact, 1e-3).astype(np.float32)).astype(np.float64)
+    assert (np.abs(r - exact) / ulp).max() < 1.8
+    cos, sin = _cos_sin_f32(m)
+    angle = 2 * np.pi * m.astype(np.float64) * 2.0**-24
+    assert np.abs(cos - np.cos(angle)).max() < 1.03e-7
+    assert np.abs(sin - np.sin(angle)).max() < 1.03e-7
