@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import time
 
 import pytest
 import torch
@@ -195,6 +197,24 @@ def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
     assert len(built) == 1
     bad = compiler.load_library("this is not C", "broken")
     assert bad is None and "failed" in compiler.last_error
+
+
+def test_kernels_unused_for_a_month_are_pruned(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAVINE_CACHE_DIR", str(tmp_path))
+    directory = tmp_path / "kernels"
+    directory.mkdir()
+    old, recent = directory / "old-0.so", directory / "recent-0.so"
+    old.write_bytes(b"")
+    recent.write_bytes(b"")
+    month = 31 * 86400
+    os.utime(old, (time.time() - month, time.time() - month))
+    assert compiler.load_library("int ravine_pruned(void) { return 7; }\n", "pruned") is not None
+    assert not old.exists() and recent.exists()  # a new build pruned the stale one
+    built = next(directory.glob("pruned-*.so"))
+    os.utime(built, (time.time() - month, time.time() - month))
+    compiler._loaded.clear()
+    assert compiler.load_library("int ravine_pruned(void) { return 7; }\n", "pruned") is not None
+    assert built.stat().st_mtime > time.time() - 60  # loading from the cache marks it used
 
 
 def _edit_script(params, opt, dtype):

@@ -2,7 +2,9 @@
 
 The compiled library is keyed by a hash of the source, the compiler and its flags, stored under
 ``$RAVINE_CACHE_DIR`` (default ``~/.cache/ravine``) and loaded with :mod:`ctypes`. A second
-process finds the library already built and only loads it (a few milliseconds). When there is no
+process finds the library already built and only loads it (a few milliseconds). Loading marks a
+library as used (its modification time); after each new build, libraries unused for
+:data:`MAX_AGE_DAYS` are removed, so kernels of old ravine versions do not pile up. When there is no
 compiler, or the build fails, :func:`load_library` returns ``None`` and callers use their torch
 fallback; the reason is kept in :data:`last_error`.
 
@@ -20,9 +22,13 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
-__all__ = ["CFLAGS", "cache_dir", "find_compiler", "last_error", "load_library"]
+__all__ = ["CFLAGS", "MAX_AGE_DAYS", "cache_dir", "find_compiler", "last_error", "load_library",
+           "prune_cache"]
+
+MAX_AGE_DAYS = 30.0  # a cached kernel not loaded for this long is removed after the next build
 
 # -O3 and the host's vector units; no -ffast-math: the kernels must round exactly as written
 # (FMA only where spelled out, so -ffp-contract=off), -fno-math-errno lets sqrt vectorize.
@@ -110,8 +116,32 @@ def _build_and_load(cc: str, source: str, stem: str) -> ctypes.CDLL | None:
         except (OSError, subprocess.SubprocessError) as err:
             last_error = f"building {stem} failed: {err}"
             return None
+        prune_cache()
+    else:
+        try:
+            os.utime(target)  # used now: keeps it from being pruned
+        except OSError:
+            pass  # a read-only cache still works
     try:
         return ctypes.CDLL(str(target))
     except OSError as err:
         last_error = f"loading {target} failed: {err}"
         return None
+
+
+def prune_cache(max_age_days: float = MAX_AGE_DAYS) -> list[Path]:
+    """Remove cached libraries not loaded for ``max_age_days``; return the paths removed."""
+    cutoff = time.time() - max_age_days * 86400.0
+    removed = []
+    try:
+        entries = list(cache_dir().glob("*.so"))
+    except OSError:
+        return removed
+    for path in entries:
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # another process removed or is using it: leave it
+    return removed
