@@ -143,3 +143,24 @@ def test_one_cycle_momentum_rejects_bad_arguments():
         rs.one_cycle_momentum(total=10, pct_start=0.05)
     with pytest.raises(ValueError, match="anneal_strategy"):
         rs.one_cycle_momentum(total=100, anneal_strategy="exp")
+
+
+@pytest.mark.parametrize("fast_path", ["auto", "reference"])
+def test_schedules_follow_the_groups_oldest_parameter(fast_path):
+    # b gets its first gradient at step 3 and skips step 6; a skips step 8: every step uses
+    # schedule(optimizer step), as torch's LambdaLR does
+    sched = rs.cosine(peak=0.1, total=12)
+    tensors = [torch.ones(3, dtype=torch.float64, requires_grad=True) for _ in range(4)]
+    a, b, a2, b2 = tensors
+    ours = SGD([a, b], lr=sched, momentum=0.5)
+    ours.fast_path = fast_path
+    theirs = torch.optim.SGD([a2, b2], lr=1.0, momentum=0.5)
+    lam = torch.optim.lr_scheduler.LambdaLR(theirs, sched)
+    for t in range(12):
+        for (p, q), has in (((a, a2), t != 8), ((b, b2), t >= 3 and t != 6)):
+            for x in (p, q):
+                x.grad = torch.full_like(x, 0.3 + 0.1 * t) if has else None
+        ours.step()
+        theirs.step()
+        lam.step()
+    assert torch.allclose(a, a2, rtol=1e-13) and torch.allclose(b, b2, rtol=1e-13)

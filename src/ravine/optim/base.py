@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..transforms.base import Transform, scheduled_keys
+from ..transforms.base import Transform, group_step, scheduled_keys
 from .fast import FAST_PATHS, algorithm_for, default_fast_path, step_group
 
 __all__ = ["ChainOptimizer", "match_state_by_name"]
@@ -178,11 +178,11 @@ class ChainOptimizer(torch.optim.Optimizer):
         uses_step = self._uses_step(group)
         step = 0
         if uses_step:
+            step = group_step(group, self.state)  # steps taken before this one
             for s in states:
                 if "step" not in s:
                     s["step"] = _step_tensor()
                 s["step"] += 1
-            step = int(states[0]["step"].item()) - 1
         self._reference_update(group, params, states, step)
 
     def _reference_update(self, group: dict, params: list, states: list, step: int) -> None:

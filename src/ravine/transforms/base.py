@@ -149,6 +149,26 @@ def scheduled_keys(group: dict) -> list[str]:
     return [key for key, value in group.items() if key != "params" and is_scheduled(value)]
 
 
+def group_step(group: dict, state: Any) -> int:
+    """Count one step of a group with schedules; return the steps it took before this one.
+
+    The count is kept in the group as ``"schedule_step"`` (saved in ``state_dict()``), so a
+    group's schedules follow the optimizer's own steps, as a torch scheduler does, even when
+    some of its parameters get no gradient in a step. A group saved before the key existed
+    starts from its oldest parameter's ``state["step"]`` (``state`` maps parameters to their
+    state). Call once per step of the group, before its counts are incremented. Without
+    schedules nothing is counted (0), which keeps small models' steps cheap.
+    """
+    if not scheduled_keys(group):
+        return 0
+    step = group.get("schedule_step")
+    if step is None:
+        steps = (s.get("step") for s in map(state.get, group["params"]) if s)
+        step = max((int(t) for t in steps if t is not None), default=0)
+    group["schedule_step"] = int(step) + 1
+    return int(step)
+
+
 # ---- validators shared by the transforms -------------------------------------------------
 #
 # The ranges follow torch.optim's checks: a value outside them raises ``ValueError`` naming the

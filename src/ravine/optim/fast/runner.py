@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...transforms.base import scheduled_keys
+from ...transforms.base import group_step, scheduled_keys
 from . import compiler
 from .algorithms import Algorithm
 from .csource import render
@@ -143,7 +143,7 @@ class _Layout:
         return True
 
     def run(self, opt, group, params, grads) -> None:
-        step = int(self.tensors[0][self.keys.index("step")].item()) if self.counted else 0
+        step = group_step(group, opt.state) if self.counted else 0
         values = self.algorithm.hyper(opt._hyperparameters(group, step))
         table = self.table
         table[:, 0] = list(map(_DATA_PTR, params))
@@ -194,7 +194,7 @@ def _first_step(opt, algorithm, group, params, grads, flags, counted, layouts) -
         scalars = [s.get(k) for s in states for k in algorithm.scalar_keys]
         if not _steps_qualify(steps + scalars):
             return _reference_rest(opt, group, params, states)
-        step = int(steps[0].item())
+        step = group_step(group, opt.state)
         step_mode = 2 | _STEP_DTYPES[steps[0].dtype]
     elif algorithm.uses_step:
         raise RuntimeError(f"{type(opt).__name__}: the chain reads step but _uses_step is False")
@@ -236,9 +236,10 @@ def _steps_qualify(steps: list) -> bool:
 
 def _reference_rest(opt, group, params, states) -> bool:
     # unusual step tensors (e.g. loaded as ints): count as the reference does and let it run
+    step = group_step(group, opt.state)
     for s in states:
         s["step"] += 1
-    opt._reference_update(group, params, states, int(states[0]["step"].item()) - 1)
+    opt._reference_update(group, params, states, step)
     return True
 
 
