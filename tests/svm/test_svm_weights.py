@@ -136,6 +136,7 @@ def test_svm_bad_sample_weight(weight, match):
 @pytest.mark.parametrize("class_weight,error,match", [
     ("bal", ValueError, "'class_weight' parameter of SVC must be a str among"),
     ([1, 2, 3], TypeError, "'class_weight' parameter of SVC must be a str among"),
+    (np.ones(3), TypeError, "'class_weight' parameter of SVC must be a str among"),
     ({0: 0.0}, ValueError, "weights > 0"),
     ({0: -1.0}, ValueError, "weights > 0"),
     ({0: np.inf}, ValueError, "weights > 0"),

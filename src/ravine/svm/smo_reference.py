@@ -51,9 +51,10 @@ def upper_bounds(C, n: int) -> np.ndarray:
     C = np.asarray(C, dtype=np.float64)
     if C.ndim not in (0, 1) or (C.ndim == 1 and C.shape[0] != n):
         raise ValueError(f"C must be a float or an array of shape ({n},), got shape {C.shape}.")
-    if not np.all(np.isfinite(C)) or not np.all(C > 0):
-        raise ValueError(f"C must be > 0 and finite (every C_i), got min {C.min()}.")
-    return np.array(np.broadcast_to(C, (n,)))
+    low, high = (C, C) if C.ndim == 0 else (C.min(), C.max())  # NaN fails low > 0
+    if not (low > 0 and high < np.inf):
+        raise ValueError(f"C must be > 0 and finite (every C_i), got {low} to {high}.")
+    return np.full(n, C) if C.ndim == 0 else C.copy()
 
 
 def solve_smo_reference(K, y, C, tol: float = 1e-3, max_iter: int = 1_000_000):
