@@ -134,7 +134,8 @@ def test_svm_rebuild_gradient_of_shrunk_samples_is_exact(n_active):
     from ravine.svm.smo import rebuild_gradient
 
     rng = np.random.default_rng(6)
-    n, C = 200, 1.0
+    n = 200
+    C = rng.choice([0.5, 1.0, 2.0], n)  # per-sample bounds (instance weights), per position
     X, y = rng.standard_normal((n, 3)), np.where(rng.random(n) < 0.5, 1.0, -1.0)
     kern = Kernel("rbf", gamma=0.5)
     perm = rng.permutation(n)
@@ -142,7 +143,7 @@ def test_svm_rebuild_gradient_of_shrunk_samples_is_exact(n_active):
     pos[perm] = np.arange(n)
     # per position: free multipliers only among the active ones, shrunk ones at a bound
     alpha = np.where(rng.random(n) < 0.5, C, 0.0)
-    alpha[:n_active] = rng.choice([0.0, C, 0.3, 0.7], n_active)
+    alpha[:n_active] = C[:n_active] * rng.choice([0.0, 1.0, 0.3, 0.7], n_active)
     K = kern(X[perm], X[perm])  # in positions
     upper_part = K @ np.where(alpha >= C, C * y, 0.0)
     F = np.full(n, np.nan)

@@ -1,9 +1,10 @@
 """The fast SMO solver for the binary SVM dual: second-order pairs, column cache, shrinking.
 
 The problem is libsvm's (see :mod:`ravine.svm.objective`): minimise
-``f(alpha) = 1/2 (alpha y)^T K (alpha y) - sum(alpha)`` over ``0 <= alpha <= C``,
-``sum(alpha y) = 0``; with ``G`` the gradient of ``f`` and ``F = -y G`` it stops when the KKT
-violation ``m(alpha) - M(alpha) = max_{I_up} F - min_{I_low} F <= tol``.
+``f(alpha) = 1/2 (alpha y)^T K (alpha y) - sum(alpha)`` over ``0 <= alpha_i <= C_i``,
+``sum(alpha y) = 0``, where the bounds ``C_i`` may differ per sample (instance weights);
+with ``G`` the gradient of ``f`` and ``F = -y G`` it stops when the KKT violation
+``m(alpha) - M(alpha) = max_{I_up} F - min_{I_low} F <= tol``.
 
 Each iteration (compiled with numba) works, like libsvm, on *positions*: the active samples are
 the first ``n_active`` positions, so every pass reads contiguous memory.
@@ -15,7 +16,8 @@ the first ``n_active`` positions, so every pass reads contiguous memory.
   last position, as in libsvm. Membership of I_up / I_low is kept as additive penalties
   (0 or -inf / +inf) so the passes have no data-dependent branches but the rare improvements.
 - **Analytic pair step** (as in :mod:`ravine.svm.smo_reference`): ``alpha_i += y_i s``,
-  ``alpha_j -= y_j s``, ``s = min((F_i - F_j) / a_ij, room_i, room_j)``, then
+  ``alpha_j -= y_j s``, ``s = min((F_i - F_j) / a_ij, room_i, room_j)`` (rooms from the
+  samples' own bounds ``C_i``, ``C_j``), then
   ``G += s * y * (K[:, i] - K[:, j])``, kept as ``F -= s (K[:, i] - K[:, j])``, over the
   active set, in the same pass that finds the next ``i``.
 - **Kernel columns** come from an LRU :class:`~ravine.svm.cache.ColumnCache` bounded by
@@ -24,9 +26,9 @@ the first ``n_active`` positions, so every pass reads contiguous memory.
   at a bound that cannot be picked (in ``I_up`` only with ``F_t < M``, or in ``I_low`` only with
   ``F_t > m``) moves behind the active positions (when at least 1/32 of them go: each move
   makes the cached columns move too, lazily). When the active set has converged, the gradient
-  of the shrunk samples is rebuilt (libsvm's ``G_bar``, the part of the multipliers at ``C``,
-  kept up to date whenever one reaches or leaves ``C``, plus the free ones' kernel values)
-  and every sample becomes active again; SMO goes on until all of them satisfy the rule.
+  of the shrunk samples is rebuilt (libsvm's ``G_bar``, the part of the multipliers at their
+  bound ``C_t``, kept up to date whenever one reaches or leaves it, plus the free ones' kernel
+  values) and every sample becomes active again; SMO goes on until all of them satisfy the rule.
   As in libsvm, the samples are also brought back once when the violation first falls under
   ``10 tol`` (it undoes early shrinking mistakes: on the generated 5,000 x 20 linear problem it
   cut the iterations from 100k to 71k), and shrinking resumes after one step on all of them.
@@ -57,7 +59,7 @@ from .cache import (
     new_layout,
 )
 from .kernels import Kernel
-from .smo_reference import TAU, intercept_from_gradient
+from .smo_reference import TAU, intercept_from_gradient, upper_bounds
 
 CONVERGED, SHRUNK_CONVERGED, UNSHRINK, MAX_ITER = 0, 1, 2, 3
 MIN_SHRINK = 32  # re-layout only when at least 1/32 of the active samples leave
@@ -81,9 +83,10 @@ class SMOResult:
 def _set_flags(t, y, alpha, C, up, low):
     """Membership of ``t`` as additive penalties: ``up[t]`` is 0 in I_up, else -inf;
     ``low[t]`` is 0 in I_low, else +inf (so ``F + up`` and ``F + low`` select without branches).
+    ``C`` holds the bounds per position.
     """
-    in_up = (y[t] > 0 and alpha[t] < C) or (y[t] < 0 and alpha[t] > 0)
-    in_low = (y[t] < 0 and alpha[t] < C) or (y[t] > 0 and alpha[t] > 0)
+    in_up = (y[t] > 0 and alpha[t] < C[t]) or (y[t] < 0 and alpha[t] > 0)
+    in_low = (y[t] < 0 and alpha[t] < C[t]) or (y[t] > 0 and alpha[t] > 0)
     up[t] = 0.0 if in_up else -np.inf
     low[t] = 0.0 if in_low else np.inf
 
@@ -116,7 +119,7 @@ def _unpickable(t, m, M, F, up, low):
 
 
 @njit(cache=True, nogil=True)
-def _shrink(m, M, n_active, y, alpha, F, up, low, diag, upper_part, perm, pos, cache):
+def _shrink(m, M, n_active, y, C, alpha, F, up, low, diag, upper_part, perm, pos, cache):
     """Move the unpickable bounded samples behind the active ones; return the new ``n_active``.
 
     A sample leaves when it is in I_up only with ``F < M`` or in I_low only with ``F > m``
@@ -138,6 +141,7 @@ def _shrink(m, M, n_active, y, alpha, F, up, low, diag, upper_part, perm, pos, c
             order[a] = t
             a += 1
     y[:n_active] = y[order]
+    C[:n_active] = C[order]
     alpha[:n_active] = alpha[order]
     F[:n_active] = F[order]
     up[:n_active] = up[order]
@@ -158,9 +162,9 @@ def smo_loop(
 ):  # pragma: no cover - compiled
     """Run SMO until a status: converged, converged on a shrunk set, unshrink, or max_iter.
 
-    Works on positions (see :mod:`ravine.svm.cache`): ``F = -y G``, the membership penalties
-    ``up``/``low`` (see ``_set_flags``) and
-    ``upper_part[p] = sum_{s: alpha_s = C} C y_s K(s, perm[p])`` (libsvm's ``G_bar``, for
+    Works on positions (see :mod:`ravine.svm.cache`): the bounds ``C``, ``F = -y G``, the
+    membership penalties ``up``/``low`` (see ``_set_flags``) and
+    ``upper_part[p] = sum_{s: alpha_s = C_s} C_s y_s K(s, perm[p])`` (libsvm's ``G_bar``, for
     bringing shrunk samples back), all updated in place. ``out`` receives
     (n_iter, n_active, violation). ``flags[0]``: the one unshrink at ``10 tol`` happened;
     ``flags[1]``: iterations before the first shrinking (0: the default ``min(n, 1000)``).
@@ -183,7 +187,7 @@ def smo_loop(
                     if n_active < n:
                         status = UNSHRINK
                         break
-                n_active = _shrink(m, M, n_active, y, alpha, F, up, low, diag, upper_part,
+                n_active = _shrink(m, M, n_active, y, C, alpha, F, up, low, diag, upper_part,
                                    perm, pos, cache)
                 F_max, i = _select_i(F, up, n_active)
         F_min, j, best_b2, best_a = np.inf, -1, 0.0, 1.0
@@ -212,16 +216,17 @@ def smo_loop(
             break
         Kj = data[get_column(kern, cache, perm[j], n_active, perm, pos)]
         a = diag[i] + diag[j] - 2.0 * Ki[j]
-        room_i = C - alpha[i] if y[i] > 0 else alpha[i]
-        room_j = alpha[j] if y[j] > 0 else C - alpha[j]
+        C_i, C_j = C[i], C[j]
+        room_i = C_i - alpha[i] if y[i] > 0 else alpha[i]
+        room_j = alpha[j] if y[j] > 0 else C_j - alpha[j]
         s = min((F_max - F[j]) / (a if a > 0 else TAU), room_i, room_j)
-        was_upper_i, was_upper_j = alpha[i] >= C, alpha[j] >= C
-        alpha[i] = min(max(alpha[i] + y[i] * s, 0.0), C)
-        alpha[j] = min(max(alpha[j] - y[j] * s, 0.0), C)
+        was_upper_i, was_upper_j = alpha[i] >= C_i, alpha[j] >= C_j
+        alpha[i] = min(max(alpha[i] + y[i] * s, 0.0), C_i)
+        alpha[j] = min(max(alpha[j] - y[j] * s, 0.0), C_j)
         if s == room_i:  # land exactly on the bound
-            alpha[i] = C if y[i] > 0 else 0.0
+            alpha[i] = C_i if y[i] > 0 else 0.0
         if s == room_j:
-            alpha[j] = 0.0 if y[j] > 0 else C
+            alpha[j] = 0.0 if y[j] > 0 else C_j
         _set_flags(i, y, alpha, C, up, low)
         _set_flags(j, y, alpha, C, up, low)
         # F update (G += s y (K_i - K_j) means F -= s (K_i - K_j)) fused with the next
@@ -233,11 +238,11 @@ def smo_loop(
             F[t] = Ft
             if Ft + up[t] > F_max:
                 F_max, i = Ft + up[t], t
-        if shrinking:  # upper_part follows the samples that reach or leave C (full columns)
+        if shrinking:  # upper_part follows the samples that reach or leave C_t (full columns)
             for t, was_upper in ((i_old, was_upper_i), (j, was_upper_j)):
-                if was_upper != (alpha[t] >= C):
+                if was_upper != (alpha[t] >= C[t]):
                     column = data[get_column(kern, cache, perm[t], n, perm, pos)]
-                    c = C * y[t] if alpha[t] >= C else -C * y[t]
+                    c = C[t] * y[t] if alpha[t] >= C[t] else -C[t] * y[t]
                     for p in range(n):
                         upper_part[p] += c * column[p]
         n_iter += 1
@@ -249,15 +254,16 @@ def smo_loop(
 def rebuild_gradient(kern, cache, y, alpha, F, upper_part, perm, pos, n_active, C):
     """Recompute ``F[p] = y_p - sum_s alpha_s y_s K(s, perm[p])`` at the shrunk positions.
 
-    The multipliers at ``C`` contribute ``upper_part`` (kept up to date by the solver), the
-    free ones (all active: shrinking never moves a free sample) through kernel values: as in
-    libsvm's ``reconstruct_gradient``, by rows of the shrunk samples against the free ones when
-    there are many free ones, else by the free samples' full columns from the cache.
+    The multipliers at their bound ``C_t`` contribute ``upper_part`` (kept up to date by the
+    solver), the free ones (all active: shrinking never moves a free sample) through kernel
+    values: as in libsvm's ``reconstruct_gradient``, by rows of the shrunk samples against the
+    free ones when there are many free ones, else by the free samples' full columns from the
+    cache.
     """
     n = y.shape[0]
     for p in range(n_active, n):
         F[p] = y[p] - upper_part[p]
-    free = np.flatnonzero((alpha[:n_active] > 0) & (alpha[:n_active] < C))
+    free = np.flatnonzero((alpha[:n_active] > 0) & (alpha[:n_active] < C[:n_active]))
     if free.size == 0:
         return
     if free.size * n > 2 * n_active * (n - n_active):
@@ -277,7 +283,7 @@ def solve_smo(
     kernel: Kernel,
     X: np.ndarray,
     y: np.ndarray,
-    C: float,
+    C,
     tol: float = 1e-3,
     max_iter: int = -1,
     cache_size: float = 200.0,
@@ -289,7 +295,8 @@ def solve_smo(
         kernel: the kernel (:func:`~ravine.svm.kernels.make_kernel`).
         X: training samples, shape (n, d).
         y: labels in {-1, +1}, shape (n,).
-        C: box bound, > 0.
+        C: box bound, > 0: a float, or per-sample bounds ``C_i`` of shape (n,) (libsvm's
+            instance weights).
         tol: stop when the KKT violation ``m(alpha) - M(alpha) <= tol``.
         max_iter: maximal number of pair updates, -1 for no limit. Reaching it warns with
             ``ConvergenceWarning`` and returns the last iterate, which is the best one seen
@@ -310,6 +317,7 @@ def solve_smo(
     X = np.ascontiguousarray(X, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     n = y.shape[0]
+    C = upper_bounds(C, n)
     limit = np.iinfo(np.int64).max if max_iter is None or max_iter < 0 else int(max_iter)
     sq = np.einsum("ij,ij->i", X, X)
     if kernel.name == "callable":  # as scikit-learn does: the callable's full Gram matrix
@@ -322,14 +330,15 @@ def solve_smo(
     cache = ColumnCache(n, cache_size)
     # per position p (sample perm[p]); the active samples are the first n_active positions
     perm, pos = np.arange(n), np.arange(n)
-    y_p, alpha, F = y.copy(), np.zeros(n), y.copy()  # F = -y G, and G = -1 at alpha = 0
+    y_p, C_p = y.copy(), C.copy()
+    alpha, F = np.zeros(n), y.copy()  # F = -y G, and G = -1 at alpha = 0
     up, low = np.where(y > 0, 0.0, -np.inf), np.where(y < 0, 0.0, np.inf)
     upper_part = np.zeros(n)
     n_active, n_iter = n, 0
     out, flags = np.zeros(3), np.zeros(2, dtype=np.int64)
     while True:
         status = smo_loop(
-            kern, cache.arrays, y_p, float(C), float(tol), limit - n_iter, bool(shrinking),
+            kern, cache.arrays, y_p, C_p, float(tol), limit - n_iter, bool(shrinking),
             alpha, F, up, low, diag, upper_part, perm, pos, n_active, out, flags,
         )
         flags[1] = 0
@@ -337,7 +346,7 @@ def solve_smo(
         n_active, gap = int(out[1]), float(out[2])
         if n_active < n:
             rebuild_gradient(kern, cache.arrays, y_p, alpha, F, upper_part, perm, pos, n_active,
-                             float(C))
+                             C_p)
             n_active = n
             if status == UNSHRINK:
                 flags[1] = 1  # shrink again at once, on the exact gradient

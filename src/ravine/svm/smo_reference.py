@@ -1,7 +1,9 @@
 """A small, readable SMO for the binary SVM dual: maximal violating pair, no cache.
 
 For tests and teaching. It needs the whole kernel matrix; :func:`ravine.svm.smo.solve_smo` is the
-fast solver, which must reach the same objective.
+fast solver, which must reach the same objective. The box may differ per sample,
+``0 <= alpha_i <= C_i`` (libsvm's instance weights: ``C_i = C * class_weight[y_i] *
+sample_weight_i``).
 
 Each step picks the maximal violating pair (Keerthi et al., 2001)
 
@@ -13,9 +15,10 @@ and moves along the only feasible direction that changes two multipliers and kee
 
     s = min((F_i - F_j) / a_ij, room left for alpha_i, room left for alpha_j)
 
-and the gradient is updated with ``G += s * y * (K[:, i] - K[:, j])``. It stops when the KKT
-violation ``F_i - F_j <= tol``. The intercept is libsvm's: ``b = mean(F_t)`` over free
-multipliers (``0 < alpha_t < C``), or the midpoint of the feasible interval if none is free.
+(``room`` is ``C_i - alpha_i`` or ``alpha_i``, by the sign of the move), and the gradient is
+updated with ``G += s * y * (K[:, i] - K[:, j])``. It stops when the KKT violation
+``F_i - F_j <= tol``. The intercept is libsvm's: ``b = mean(F_t)`` over free multipliers
+(``0 < alpha_t < C_t``), or the midpoint of the feasible interval if none is free.
 
 References:
     Platt, J. (1998). Sequential minimal optimization: a fast algorithm for training support
@@ -31,13 +34,36 @@ import numpy as np
 TAU = 1e-12  # libsvm's floor for a non-positive curvature a_ij (non-PSD kernels)
 
 
-def solve_smo_reference(K, y, C: float, tol: float = 1e-3, max_iter: int = 1_000_000):
+def upper_bounds(C, n: int) -> np.ndarray:
+    """The per-sample box bounds ``C_i`` as an array of shape (n,), checked to be finite, > 0.
+
+    Args:
+        C: a float, or an array of shape (n,).
+        n: number of samples.
+
+    Returns:
+        A new float64 array of shape (n,).
+
+    Examples:
+        >>> upper_bounds(2.0, 3)
+        array([2., 2., 2.])
+    """
+    C = np.asarray(C, dtype=np.float64)
+    if C.ndim not in (0, 1) or (C.ndim == 1 and C.shape[0] != n):
+        raise ValueError(f"C must be a float or an array of shape ({n},), got shape {C.shape}.")
+    low, high = (C, C) if C.ndim == 0 else (C.min(), C.max())  # NaN fails low > 0
+    if not (low > 0 and high < np.inf):
+        raise ValueError(f"C must be > 0 and finite (every C_i), got {low} to {high}.")
+    return np.full(n, C) if C.ndim == 0 else C.copy()
+
+
+def solve_smo_reference(K, y, C, tol: float = 1e-3, max_iter: int = 1_000_000):
     """Solve the binary SVM dual by SMO with the maximal violating pair.
 
     Args:
         K: kernel matrix, shape (n, n).
         y: labels in {-1, +1}, shape (n,).
-        C: box bound, > 0.
+        C: box bound, > 0: a float, or per-sample bounds ``C_i`` of shape (n,).
         tol: stop when ``m(alpha) - M(alpha) <= tol``.
         max_iter: maximal number of pair updates.
 
@@ -56,6 +82,7 @@ def solve_smo_reference(K, y, C: float, tol: float = 1e-3, max_iter: int = 1_000
     K = np.asarray(K, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = y.shape[0]
+    C = upper_bounds(C, n)
     alpha = np.zeros(n)
     G = -np.ones(n)  # gradient of f(alpha) = 1/2 (alpha y)^T K (alpha y) - sum(alpha)
     diag = np.diag(K).copy()
@@ -69,28 +96,28 @@ def solve_smo_reference(K, y, C: float, tol: float = 1e-3, max_iter: int = 1_000
         if F[i] - F[j] <= tol:
             break
         a = diag[i] + diag[j] - 2.0 * K[i, j]
-        room_i = C - alpha[i] if y[i] > 0 else alpha[i]
-        room_j = alpha[j] if y[j] > 0 else C - alpha[j]
+        room_i = C[i] - alpha[i] if y[i] > 0 else alpha[i]
+        room_j = alpha[j] if y[j] > 0 else C[j] - alpha[j]
         s = min((F[i] - F[j]) / max(a, TAU), room_i, room_j)
         alpha[i] += y[i] * s
         alpha[j] -= y[j] * s
         if s == room_i:  # land exactly on the bound
-            alpha[i] = C if y[i] > 0 else 0.0
+            alpha[i] = C[i] if y[i] > 0 else 0.0
         if s == room_j:
-            alpha[j] = 0.0 if y[j] > 0 else C
+            alpha[j] = 0.0 if y[j] > 0 else C[j]
         G += s * y * (K[:, i] - K[:, j])
         n_iter += 1
     return alpha, intercept_from_gradient(alpha, y, G, C), n_iter
 
 
-def intercept_from_gradient(alpha, y, G, C: float) -> float:
+def intercept_from_gradient(alpha, y, G, C) -> float:
     """libsvm's intercept ``b = -rho``: mean of ``-y G`` over free multipliers, else midpoint.
 
     Args:
         alpha: multipliers, shape (n,).
         y: labels in {-1, +1}.
         G: gradient of ``f = -D`` at ``alpha``.
-        C: box bound.
+        C: box bound, a float or per-sample bounds of shape (n,).
 
     Returns:
         The intercept ``b`` of the decision function ``sum_i alpha_i y_i k(x_i, x) + b``.
