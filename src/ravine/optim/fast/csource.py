@@ -15,6 +15,16 @@ combination is its own small library.
 The driver splits the concatenation of all tensors into one contiguous range per thread (OpenMP,
 the same runtime torch uses), so small tensors cost no thread start-up of their own and large
 ones are shared; below ``GRAIN`` elements per thread it runs on the calling thread only.
+
+Kernels with a norm pass (``n_acc > 0``) sum each tensor in fixed chunks of ``CHUNK`` elements
+counted from the tensor's start, one double per chunk, and add a tensor's chunk sums in chunk
+order; thread ranges start on chunk boundaries. So a tensor's norms, and everything computed
+from them, are bit-identical for any thread count and any blocking. Per-tensor norms (LAMB,
+LARS) are cache-blocked: the group is cut into blocks of consecutive tensors of at most
+``BLOCK`` elements (a larger tensor is a block of its own), and each block runs pass 0 split
+across the threads, a barrier, then pass 1 with the same split, so each thread re-reads from its
+cache what it has just read instead of streaming the whole group twice from memory. A norm over
+the whole group (clipping) needs every tensor's sums before any update: one block of all.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ from dataclasses import dataclass
 __all__ = ["KernelSource", "render"]
 
 GRAIN = 32768  # elements per thread below which extra threads cost more than they save
+CHUNK = 4096  # elements per partial sum of a norm pass (a multiple of 16: whole cache lines)
+BLOCK = 1 << 20  # elements per cache block of a per-tensor norm pass (chosen by measurement)
 
 _TYPES = {
     "float32": ("float", "fmaf", "sqrtf", "fabsf"),
@@ -45,6 +57,8 @@ typedef {ctype} T;
 #define NACC {nacc}
 #define HAS_GLOBAL {has_global}
 #define STEP {step_index}
+#define CHUNK {chunk}
+#define BLOCK {block}
 
 static inline double read_step(const void *ptr, int is_double) {{
     if (!ptr) return 0.0;
@@ -60,14 +74,17 @@ static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, in
 {hyper}
 {prologue}
 #if NACC > 0
-    if (pass == 0) {{ /* per-tensor sums (norms) that the factor of pass 1 needs */
-        double acc0 = 0.0, acc1 = 0.0;
-        #pragma omp simd reduction(+:acc0, acc1)
-        for (int64_t i = lo; i < hi; ++i) {{
+    if (pass == 0) {{ /* per-chunk sums (norms); lo is a chunk boundary of this tensor */
+        for (int64_t chunk_lo = lo; chunk_lo < hi; chunk_lo += CHUNK) {{
+            const int64_t chunk_hi = hi - chunk_lo < CHUNK ? hi : chunk_lo + CHUNK;
+            double acc0 = 0.0, acc1 = 0.0;
+            #pragma omp simd reduction(+:acc0, acc1)
+            for (int64_t i = chunk_lo; i < chunk_hi; ++i) {{
 {reduce}
+            }}
+            acc[chunk_lo / CHUNK * NACC] = acc0;
+            if (NACC > 1) acc[chunk_lo / CHUNK * NACC + 1] = acc1;
         }}
-        acc[0] += acc0;
-        if (NACC > 1) acc[1] += acc1;
         return;
     }}
 #endif
@@ -84,42 +101,99 @@ static void prepare(void *const *b, const double *hp, int step_dbl) {{
 {prepare}
 }}
 
-/* the factor of each tensor from the sums of all threads, added in thread order */
-static void finalize(int64_t n, const double *hp, const double *part, int nt, double *factors) {{
+#if NACC > 0
+/* one tensor's factor from its chunk sums, added in chunk order (the same for any thread split);
+   adds to *global what the algorithm's finalize adds to g0 */
+static double tensor_factor(const double *hp, const double *chunks, int64_t n_chunks,
+                            double *global) {{
 {hyper}
-    double g0 = 0.0;
-    (void)g0;
-    for (int64_t k = 0; k < n; ++k) {{
-        double sum0 = 0.0, sum1 = 0.0;
-        for (int th = 0; th < nt; ++th) {{
-            sum0 += part[(th * n + k) * NACC];
-            if (NACC > 1) sum1 += part[(th * n + k) * NACC + 1];
-        }}
-        (void)sum1;
-        double factor = 1.0;
-{finalize}
-        factors[k] = factor;
+    double g0 = 0.0, sum0 = 0.0, sum1 = 0.0;
+    for (int64_t c = 0; c < n_chunks; ++c) {{
+        sum0 += chunks[c * NACC];
+        if (NACC > 1) sum1 += chunks[c * NACC + 1];
     }}
-#if HAS_GLOBAL
+    (void)sum1;
     double factor = 1.0;
-{finalize_global}
-    for (int64_t k = 0; k < n; ++k) factors[k] = factor;
-#endif
+{finalize}
+    *global += g0;
+    return factor;
 }}
 
-static void run_range(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
-                      int step_dbl, int64_t lo, int64_t hi, int pass, const double *factors,
-                      double *part) {{
-    int64_t base = 0;
-    for (int64_t k = 0; k < n && base < hi; ++k) {{
-        int64_t a = lo > base ? lo - base : 0;
-        int64_t e = hi - base < numel[k] ? hi - base : numel[k];
-        if (a < e)
-            segment(bufs + k * NBUF, a, e, hp, step_dbl, pass, factors ? factors[k] : 1.0,
-                    part ? part + k * (NACC > 0 ? NACC : 1) : 0);
-        base += numel[k];
+#if HAS_GLOBAL
+/* the one factor of a group-global norm (clipping) from every tensor's sums, in tensor order */
+static double global_factor(int64_t n, const double *hp, const double *chunks,
+                            const int64_t *first) {{
+{hyper}
+    double g0 = 0.0;
+    for (int64_t k = 0; k < n; ++k)
+        tensor_factor(hp, chunks + first[k] * NACC, first[k + 1] - first[k], &g0);
+    double factor = 1.0;
+{finalize_global}
+    return factor;
+}}
+#endif
+
+/* the first chunk boundary at or after global offset x, among tensors k.. (k at offset base) */
+static int64_t chunk_boundary(int64_t x, int64_t k, int64_t base, int64_t n,
+                              const int64_t *numel) {{
+    for (; k < n; base += numel[k], ++k)
+        if (x < base + numel[k]) {{
+            const int64_t r = (x - base + CHUNK - 1) / CHUNK * CHUNK;
+            return r < numel[k] ? base + r : base + numel[k];
+        }}
+    return base;
+}}
+#endif
+
+/* one pass over the global range [lo, hi) of tensors k.. (tensor k starts at offset base);
+   pass 0 writes chunk sums, pass 1 updates with each tensor's factor (or the global one) */
+static void run_range(int64_t k, int64_t base, int64_t n, void *const *bufs,
+                      const int64_t *numel, const double *hp, int step_dbl, int64_t lo,
+                      int64_t hi, int pass, double *chunks, const int64_t *first,
+                      const double *global) {{
+    (void)chunks; (void)first; (void)global;
+    for (; k < n && base < hi; base += numel[k], ++k) {{
+        const int64_t a = lo > base ? lo - base : 0;
+        const int64_t e = hi - base < numel[k] ? hi - base : numel[k];
+        if (a >= e) continue;
+        double factor = 1.0, *acc = 0, unused = 0.0;
+        (void)unused;
+#if NACC > 0
+        if (pass == 0) acc = chunks + first[k] * NACC;
+        else factor = HAS_GLOBAL ? *global
+                      : tensor_factor(hp, chunks + first[k] * NACC, first[k + 1] - first[k],
+                                      &unused);
+#endif
+        segment(bufs + k * NBUF, a, e, hp, step_dbl, pass, factor, acc);
     }}
 }}
+
+#if NACC > 0
+/* the norm passes of thread id of nt, block by block: pass 0 over the block, barrier, pass 1
+   over the same range (per-tensor factors are recomputed by each thread that needs them, from
+   the chunk sums, so one barrier per block suffices). A global norm is one block of all. */
+static void run_blocks(int id, int nt, int64_t n, void *const *bufs, const int64_t *numel,
+                       const double *hp, int step_dbl, double *chunks, const int64_t *first,
+                       double *global) {{
+    int64_t k0 = 0, base = 0;
+    while (k0 < n) {{
+        int64_t k1 = k0, size = 0;
+        while (k1 < n && (k1 == k0 || HAS_GLOBAL || size + numel[k1] <= BLOCK))
+            size += numel[k1++];
+        const int64_t lo = chunk_boundary(base + size * id / nt, k0, base, k1, numel);
+        const int64_t hi = chunk_boundary(base + size * (id + 1) / nt, k0, base, k1, numel);
+        run_range(k0, base, k1, bufs, numel, hp, step_dbl, lo, hi, 0, chunks, first, global);
+        #pragma omp barrier
+#if HAS_GLOBAL
+        #pragma omp single
+        *global = global_factor(n, hp, chunks, first);
+#endif
+        run_range(k0, base, k1, bufs, numel, hp, step_dbl, lo, hi, 1, chunks, first, global);
+        k0 = k1;
+        base += size;
+    }}
+}}
+#endif
 
 void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
                  int step_dbl, int n_threads) {{
@@ -137,34 +211,35 @@ void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const doubl
     if (n_threads > most) n_threads = (int)most;
     if (n_threads < 1) n_threads = 1;
 #if NACC > 0
-    double *part = calloc((size_t)(n_threads * n * NACC + n), sizeof(double));
-    double *factors = part + n_threads * n * NACC;
+    /* first[k]: index of tensor k's first chunk; then one sum slot per chunk, the global factor */
+    int64_t *first = malloc((size_t)(n + 1) * sizeof(int64_t));
+    first[0] = 0;
+    for (int64_t k = 0; k < n; ++k) first[k + 1] = first[k] + (numel[k] + CHUNK - 1) / CHUNK;
+    double *chunks = malloc((size_t)(first[n] * NACC + 1) * sizeof(double));
+    double *global = chunks + first[n] * NACC;
+    if (n_threads == 1)
+        run_blocks(0, 1, n, bufs, numel, hp, step_dbl, chunks, first, global);
+    else {{
+        #pragma omp parallel num_threads(n_threads)
+        run_blocks(omp_get_thread_num(), omp_get_num_threads(), n, bufs, numel, hp, step_dbl,
+                   chunks, first, global);
+    }}
+    free(chunks);
+    free(first);
 #else
-    double *part = 0, *factors = 0;
-#endif
-    if (n_threads == 1) {{
-        if (NACC > 0) {{
-            run_range(n, bufs, numel, hp, step_dbl, 0, total, 0, 0, part);
-            finalize(n, hp, part, 1, factors);
-        }}
-        run_range(n, bufs, numel, hp, step_dbl, 0, total, 1, factors, 0);
-    }} else {{
+    if (n_threads == 1)
+        run_range(0, 0, n, bufs, numel, hp, step_dbl, 0, total, 1, 0, 0, 0);
+    else {{
         #pragma omp parallel num_threads(n_threads)
         {{
             int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
             /* boundaries on 16-element (cache-line) multiples: no false sharing */
             int64_t lo = (total * id / nt) & ~(int64_t)15;
             int64_t hi = id == nt - 1 ? total : (total * (id + 1) / nt) & ~(int64_t)15;
-            if (NACC > 0) {{
-                run_range(n, bufs, numel, hp, step_dbl, lo, hi, 0, 0, part + id * n * NACC);
-                #pragma omp barrier
-                #pragma omp single
-                finalize(n, hp, part, n_threads, factors);
-            }}
-            run_range(n, bufs, numel, hp, step_dbl, lo, hi, 1, factors, 0);
+            run_range(0, 0, n, bufs, numel, hp, step_dbl, lo, hi, 1, 0, 0, 0);
         }}
     }}
-    free(part);
+#endif
 }}
 """
 
@@ -214,7 +289,7 @@ def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
     scalars = "\n".join(f"    const double {name} = read_step(b[{step + 1 + i}], step_dbl);"
                         for i, name in enumerate(src.scalars))
     return _TEMPLATE.format(
-        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN,
+        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN, chunk=CHUNK, block=BLOCK,
         nbuf=step + 1 + len(src.scalars), step_index=step,
         flags="\n".join(f"#define {k} {int(v)}" for k, v in sorted(flags.items()))
         + f"\n#define HAS_PREPARE {int(bool(src.prepare.strip()))}",
