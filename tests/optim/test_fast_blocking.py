@@ -88,8 +88,8 @@ def _assert_bit_identical(a, b, what):
 
 @pytest.mark.parametrize("name", list(MAKERS))
 def test_blocked_kernel_matches_reference_and_is_thread_independent(name, kernel_calls):
-    """Shipped BLOCK, one tensor larger than it: reference within 1e-12; 1 vs 2 threads equal."""
-    sizes = _sizes(csource.BLOCK + 12_345)
+    """Shipped sizes, a tensor above PRIVATE: reference within 1e-12; 1 vs 2 threads equal."""
+    sizes = _sizes(csource.PRIVATE + 12_345)
     make = MAKERS[name]
     one = _run(make, sizes, "kernel", 1, torch.float64)
     two = _run(make, sizes, "kernel", 2, torch.float64)
@@ -105,17 +105,20 @@ def test_blocked_kernel_matches_reference_and_is_thread_independent(name, kernel
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("name", ["lamb", "lars"])
 def test_block_size_does_not_change_a_bit(name, dtype, kernel_calls, monkeypatch):
-    """Many small blocks (and tensors larger than a block) vs one block of the whole group."""
+    """Small blocks, one block per thread, and no blocks (every tensor streamed twice)."""
     sizes = _sizes(5 * CHUNK + 3)
     make = MAKERS[name]
     runs = {}
-    for block in (3 * CHUNK, 1 << 62):  # small blocks; unblocked: two passes over everything
+    # (BLOCK, PRIVATE): all shared (streamed twice, no scratch); small blocks with tensors
+    # larger than a block taken whole; one block per thread
+    for block, private in ((0, 0), (3 * CHUNK, 6 * CHUNK), (1 << 62, 1 << 62)):
         monkeypatch.setattr(csource, "BLOCK", block)
+        monkeypatch.setattr(csource, "PRIVATE", private)
         runner._kernels.clear()
         for threads in (1, 2):
             runs[block, threads] = _run(make, sizes, "kernel", threads, dtype)
     assert kernel_calls
-    unblocked = runs[1 << 62, 1]
+    unblocked = runs[0, 1]
     for key, result in runs.items():
         _assert_bit_identical(result, unblocked, f"BLOCK={key[0]}, {key[1]} threads")
     reference = _run(make, sizes, "reference", 1, dtype)
