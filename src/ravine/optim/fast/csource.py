@@ -308,9 +308,11 @@ void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const doubl
     for (int64_t k = 0; k < n; ++k) first[k + 1] = first[k] + (numel[k] + CHUNK - 1) / CHUNK;
     double *chunks = malloc((size_t)(first[n] * NACC + 1) * sizeof(double));
     double *global = chunks + first[n] * NACC;
-    /* with HAS_KEEP, a block's worth of scratch per thread (none if malloc fails: recompute) */
-    const int64_t most_kept = BLOCK > PRIVATE ? BLOCK : PRIVATE; /* the largest block */
-    const int64_t keep_len = total < most_kept ? total : most_kept;
+    /* with HAS_KEEP, scratch for the largest block per thread (none if malloc fails: the kernel
+       recomputes); a block is at most BLOCK elements or one tensor of at most PRIVATE */
+    int64_t keep_len = total < BLOCK ? total : BLOCK;
+    for (int64_t k = 0; k < n; ++k)
+        if (numel[k] <= PRIVATE && numel[k] > keep_len) keep_len = numel[k];
     T *keep = HAS_KEEP && keep_len > 0 ? malloc((size_t)(n_threads * keep_len) * sizeof(T)) : 0;
     if (n_threads == 1)
         run_norms(0, 1, n, bufs, numel, hp, step_dbl, chunks, first, global, keep);
