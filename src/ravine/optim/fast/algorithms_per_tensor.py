@@ -1,12 +1,17 @@
 """Fused kernels whose update needs norms first: LAMB, LARS, clipping by the global norm.
 
-These run as two passes over the group in one call: pass 0 accumulates, per tensor, the sums of
-squares the reference's norms need (in double, with every thread's part added in thread order,
-so results do not depend on scheduling), a serial step turns them into the tensor's factor
-(LAMB/LARS trust ratio, computed in the tensor's dtype as the reference does) or one factor for
-the whole group (global-norm clipping), and pass 1 applies it. Per-tensor semantics are kept:
-each tensor's ratio comes from that tensor's norms only. LAMB's pass 0 also advances the Adam
-moments; pass 1 recomputes the update from them rather than storing it (no extra buffer).
+These run as two passes in one call: pass 0 accumulates the sums of squares the reference's
+norms need (in double, one partial sum per fixed chunk of a tensor, added in chunk order, so
+results depend neither on the thread count nor on scheduling), these turn into the tensor's
+factor (LAMB/LARS trust ratio, computed in the tensor's dtype as the reference does) or one
+factor for the whole group (global-norm clipping), and pass 1 applies it. Per-tensor semantics
+are kept: each tensor's ratio comes from that tensor's norms only. LAMB and LARS run both passes
+block by block (consecutive tensors of at most ``csource.BLOCK`` elements), so pass 1 re-reads
+from cache what pass 0 has just read: LAMB moves 28 bytes per float32 parameter from memory
+(read g, p, m, v; write m, v, p), LARS 20. Clipping needs all norms before any update and
+streams the group twice. LAMB's pass 0 also advances the Adam moments and keeps each update
+(a square root and two divisions, the costliest part) in a per-thread scratch of one block, which
+pass 1 reads back from cache; tensors too large for a block recompute it from the moments.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ class LAMBAlgorithm(Algorithm):
                 #endif
                 T u = mi / (SQRT(vi) / c2 + e) / c1;
                 if (WD) u = FMA(pi, wd, u);
+                KEEP(u);
                 acc0 += (double)pi * (double)pi;
                 acc1 += (double)u * (double)u;
             """,
@@ -91,6 +97,9 @@ class LAMBAlgorithm(Algorithm):
             """,
             body="""
                 const T pi = p[i];
+                #if KEPT
+                const T u = keep[i - lo];
+                #else
                 #if AMSGRAD
                 const T vi = vmax[i];
                 #else
@@ -98,6 +107,7 @@ class LAMBAlgorithm(Algorithm):
                 #endif
                 T u = m[i] / (SQRT(vi) / c2 + e) / c1;
                 if (WD) u = FMA(pi, wd, u);
+                #endif
                 p[i] = pi + u * ratio * nlr;
             """)
 

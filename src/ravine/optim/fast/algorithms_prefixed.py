@@ -164,7 +164,7 @@ class PrefixedAlgorithm(Algorithm):
                 #define NOISE_PER_BLOCK (4 * PHILOX_LANES)
                 #define NOISE_BLOCKS noise_blocks_f32
                 #endif
-                T noise_buf[CHUNK + 2 * NOISE_PER_BLOCK];
+                T noise_buf[LOOP_CHUNK + 2 * NOISE_PER_BLOCK];
                 int64_t noise_base = 0;
                 {raw}
                 /* u.add_(n, alpha=std); nothing at all when std == 0, as the reference */

@@ -15,6 +15,20 @@ combination is its own small library.
 The driver splits the concatenation of all tensors into one contiguous range per thread (OpenMP,
 the same runtime torch uses), so small tensors cost no thread start-up of their own and large
 ones are shared; below ``GRAIN`` elements per thread it runs on the calling thread only.
+
+Kernels with a norm pass (``n_acc > 0``) sum each tensor in fixed chunks of ``CHUNK`` elements
+counted from the tensor's start, one double per chunk, and add a tensor's chunk sums in chunk
+order; thread ranges start on chunk boundaries. So a tensor's norms, and everything computed
+from them, are bit-identical for any thread count and any blocking. Per-tensor norms (LAMB,
+LARS) are cache-blocked without barriers: tensors of at most ``PRIVATE`` elements (and at most
+an eighth of a thread's share) are dealt to the threads whole, and each thread runs its tensors
+in blocks of about ``BLOCK`` elements, pass 0 then pass 1, so pass 1 re-reads from its own cache
+what pass 0 has just read, and may read back values pass 0 kept in a per-thread scratch of one
+block (``KEEP(x)`` in ``reduce``, ``KEPT``/``keep[i - lo]`` in ``body``: LAMB keeps its update).
+Larger tensors are shared by all threads: pass 0 split, one barrier, pass 1 with the same split.
+A norm over the whole group (clipping) needs every tensor's sums first: all tensors are shared.
+(A barrier per block was measured 4x slower when other processes compete for the cores: the
+thread that waits spins on the core the other one needs.)
 """
 
 from __future__ import annotations
@@ -24,8 +38,11 @@ from dataclasses import dataclass
 __all__ = ["KernelSource", "render"]
 
 GRAIN = 32768  # elements per thread below which extra threads cost more than they save
-CHUNK = 256  # elements per chunk of the kernels with a per-chunk step (gradient noise): small
-# chunks interleave the generator with the memory stream (1024 measured 20% slower)
+CHUNK = 4096  # elements per partial sum of a norm pass (a multiple of 16: whole cache lines)
+BLOCK = 1 << 18  # elements per cache block of a per-tensor norm pass (chosen by measurement)
+PRIVATE = 1 << 21  # largest tensor one thread takes whole (a block of its own); above: shared
+LOOP_CHUNK = 256  # elements per chunk of the kernels with a per-chunk step (gradient noise):
+# small chunks interleave the generator with the memory stream (1024 measured 20% slower)
 
 _TYPES = {
     "float32": ("float", "fmaf", "sqrtf", "fabsf"),
@@ -48,7 +65,11 @@ typedef {ctype} T;
 #define NACC {nacc}
 #define HAS_GLOBAL {has_global}
 #define STEP {step_index}
-#define CHUNK {chunk_len}
+#define CHUNK {chunk}
+#define BLOCK {block}
+#define PRIVATE {private}
+#define HAS_KEEP {has_keep}
+#define LOOP_CHUNK {loop_chunk}
 {preamble}
 
 static inline double read_step(const void *ptr, int is_double) {{
@@ -56,39 +77,72 @@ static inline double read_step(const void *ptr, int is_double) {{
     return (is_double & 1) ? *(const double *)ptr : (double)*(const float *)ptr;
 }}
 
+/* pass 0 (chunk sums) or 1 (update) over [lo, hi) of one tensor; with HAS_KEEP, a non-null
+   `keep` holds hi - lo values that pass 0 stores with KEEP(x) and pass 1 reads (KEPT is 1) */
 static void segment(void *const *b, int64_t lo, int64_t hi, const double *hp, int step_dbl,
-                    int pass, double factor, double *acc) {{
+                    int pass, double factor, double *acc, T *restrict keep) {{
 {pointers}
 {words}
     const double t = read_step(b[STEP], step_dbl);
-    (void)t; (void)factor; (void)acc;
+    (void)t; (void)factor; (void)acc; (void)keep;
 {scalars}
 {hyper}
 {prologue}
 #if NACC > 0
-    if (pass == 0) {{ /* per-tensor sums (norms) that the factor of pass 1 needs */
-        double acc0 = 0.0, acc1 = 0.0;
-        #pragma omp simd reduction(+:acc0, acc1)
-        for (int64_t i = lo; i < hi; ++i) {{
+    if (pass == 0) {{ /* per-chunk sums (norms); lo is a chunk boundary of this tensor */
+        for (int64_t chunk_lo = lo; chunk_lo < hi; chunk_lo += CHUNK) {{
+            const int64_t chunk_hi = hi - chunk_lo < CHUNK ? hi : chunk_lo + CHUNK;
+            double acc0 = 0.0, acc1 = 0.0;
+#if HAS_KEEP
+            if (keep) {{
+#define KEEP(x) (keep[i - lo] = (x))
+                #pragma omp simd reduction(+:acc0, acc1)
+                for (int64_t i = chunk_lo; i < chunk_hi; ++i) {{
 {reduce}
+                }}
+#undef KEEP
+            }} else
+#endif
+            {{
+#define KEEP(x) ((void)0)
+                #pragma omp simd reduction(+:acc0, acc1)
+                for (int64_t i = chunk_lo; i < chunk_hi; ++i) {{
+{reduce}
+                }}
+#undef KEEP
+            }}
+            acc[chunk_lo / CHUNK * NACC] = acc0;
+            if (NACC > 1) acc[chunk_lo / CHUNK * NACC + 1] = acc1;
         }}
-        acc[0] += acc0;
-        if (NACC > 1) acc[1] += acc1;
         return;
     }}
 #endif
-#if HAS_CHUNK
-    for (int64_t c = lo, ce; c < hi; c = ce) {{ /* chunks of CHUNK elements: [c, ce) */
-        ce = hi - c < CHUNK ? hi : c + CHUNK;
-{chunk}
+#if HAS_CHUNK_STEP
+#define KEPT 0
+    for (int64_t c = lo, ce; c < hi; c = ce) {{ /* chunks of LOOP_CHUNK elements: [c, ce) */
+        ce = hi - c < LOOP_CHUNK ? hi : c + LOOP_CHUNK;
+{chunk_code}
         for (int64_t i = c; i < ce; ++i) {{
 {body8}
         }}
     }}
+#undef KEPT
 #else
+#if HAS_KEEP
+    if (keep) {{
+#define KEPT 1
+        for (int64_t i = lo; i < hi; ++i) {{
+{body}
+        }}
+#undef KEPT
+        return;
+    }}
+#endif
+#define KEPT 0
     for (int64_t i = lo; i < hi; ++i) {{
 {body}
     }}
+#undef KEPT
 #endif
 }}
 
@@ -100,42 +154,155 @@ static void prepare(void *const *b, const double *hp, int step_dbl) {{
 {prepare}
 }}
 
-/* the factor of each tensor from the sums of all threads, added in thread order */
-static void finalize(int64_t n, const double *hp, const double *part, int nt, double *factors) {{
+#if NACC > 0
+/* one tensor's factor from its chunk sums, added in chunk order (the same for any thread split);
+   adds to *global what the algorithm's finalize adds to g0 */
+static double tensor_factor(const double *hp, const double *chunks, int64_t n_chunks,
+                            double *global) {{
 {hyper}
-    double g0 = 0.0;
-    (void)g0;
-    for (int64_t k = 0; k < n; ++k) {{
-        double sum0 = 0.0, sum1 = 0.0;
-        for (int th = 0; th < nt; ++th) {{
-            sum0 += part[(th * n + k) * NACC];
-            if (NACC > 1) sum1 += part[(th * n + k) * NACC + 1];
-        }}
-        (void)sum1;
-        double factor = 1.0;
-{finalize}
-        factors[k] = factor;
+    double g0 = 0.0, sum0 = 0.0, sum1 = 0.0;
+    for (int64_t c = 0; c < n_chunks; ++c) {{
+        sum0 += chunks[c * NACC];
+        if (NACC > 1) sum1 += chunks[c * NACC + 1];
     }}
-#if HAS_GLOBAL
+    (void)sum1;
     double factor = 1.0;
-{finalize_global}
-    for (int64_t k = 0; k < n; ++k) factors[k] = factor;
-#endif
+{finalize}
+    *global += g0;
+    return factor;
 }}
 
+#if HAS_GLOBAL
+/* the one factor of a group-global norm (clipping) from every tensor's sums, in tensor order */
+static double global_factor(int64_t n, const double *hp, const double *chunks,
+                            const int64_t *first) {{
+{hyper}
+    double g0 = 0.0;
+    for (int64_t k = 0; k < n; ++k)
+        tensor_factor(hp, chunks + first[k] * NACC, first[k + 1] - first[k], &g0);
+    double factor = 1.0;
+{finalize_global}
+    return factor;
+}}
+#endif
+
+/* the thread that owns a tensor of m elements at offset `position` of the concatenation of the
+   unshared tensors (`own` elements): the one whose even share holds the tensor's middle */
+static inline int64_t owner(int64_t position, int64_t m, int nt, int64_t own) {{
+    const int64_t o = own > 0 ? (position + m / 2) * nt / own : 0;
+    return o < nt ? o : nt - 1;
+}}
+
+/* pass 0 (chunk sums) or pass 1 (update with the tensor's factor) over elements [a, e) of
+   tensor k; a is a chunk boundary of the tensor */
+static void run_tensor(int64_t k, int64_t a, int64_t e, int pass, void *const *bufs,
+                       const double *hp, int step_dbl, double *chunks, const int64_t *first,
+                       const double *global, T *keep) {{
+    double factor = 1.0, unused = 0.0, *acc = 0;
+    (void)global;
+    if (pass == 0) acc = chunks + first[k] * NACC;
+    else factor = HAS_GLOBAL ? *global
+                  : tensor_factor(hp, chunks + first[k] * NACC, first[k + 1] - first[k], &unused);
+    segment(bufs + k * NBUF, a, e, hp, step_dbl, pass, factor, acc, keep);
+}}
+
+/* the first chunk boundary at or after offset x of the concatenation of the tensors larger
+   than `big` */
+static int64_t shared_boundary(int64_t x, int64_t n, const int64_t *numel, int64_t big) {{
+    int64_t base = 0;
+    for (int64_t k = 0; k < n; ++k) {{
+        if (numel[k] <= big) continue;
+        if (x < base + numel[k]) {{
+            const int64_t r = (x - base + CHUNK - 1) / CHUNK * CHUNK;
+            return r < numel[k] ? base + r : base + numel[k];
+        }}
+        base += numel[k];
+    }}
+    return base;
+}}
+
+/* one pass over [lo, hi) of the concatenation of the tensors larger than `big` */
+static void run_shared(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
+                       int step_dbl, int64_t big, int64_t lo, int64_t hi, int pass,
+                       double *chunks, const int64_t *first, const double *global) {{
+    int64_t base = 0;
+    for (int64_t k = 0; k < n && base < hi; ++k) {{
+        if (numel[k] <= big) continue;
+        const int64_t a = lo > base ? lo - base : 0;
+        const int64_t e = hi - base < numel[k] ? hi - base : numel[k];
+        if (a < e) run_tensor(k, a, e, pass, bufs, hp, step_dbl, chunks, first, global, 0);
+        base += numel[k];
+    }}
+}}
+
+/* the norm passes of thread id of nt. Tensors larger than `big` (PRIVATE, or an eighth of a
+   thread's share; every tensor for a global norm) are shared: pass 0 split across the threads,
+   one barrier, pass 1 with the same split. The others are dealt to the threads whole (by the
+   position of their middle) and run in blocks of consecutive tensors of at most BLOCK elements
+   (a larger tensor alone), pass 0 then pass 1, so pass 1 re-reads from this thread's cache (and
+   scratch), and no thread waits for another. */
+static void run_norms(int id, int nt, int64_t n, void *const *bufs, const int64_t *numel,
+                      const double *hp, int step_dbl, double *chunks, const int64_t *first,
+                      double *global, T *keep) {{
+    int64_t total = 0, shared = 0, own = 0;
+    for (int64_t k = 0; k < n; ++k) total += numel[k];
+    int64_t big = HAS_GLOBAL ? -1 : PRIVATE;
+    if (!HAS_GLOBAL && nt > 1 && total / (8 * nt) < big) big = total / (8 * nt);
+    for (int64_t k = 0; k < n; ++k) {{
+        if (numel[k] > big) shared += numel[k];
+        else own += numel[k];
+    }}
+    if (shared > 0) {{
+        const int64_t lo = shared_boundary(shared * id / nt, n, numel, big);
+        const int64_t hi = shared_boundary(shared * (id + 1) / nt, n, numel, big);
+        run_shared(n, bufs, numel, hp, step_dbl, big, lo, hi, 0, chunks, first, global);
+        #pragma omp barrier
+#if HAS_GLOBAL
+        #pragma omp single
+        *global = global_factor(n, hp, chunks, first);
+#endif
+        run_shared(n, bufs, numel, hp, step_dbl, big, lo, hi, 1, chunks, first, global);
+    }}
+    int64_t position = 0, start = 0, start_position = 0, size = 0;
+    for (int64_t k = 0; k <= n; ++k) {{
+        const int small = k < n && numel[k] <= big;
+        const int mine = small && owner(position, numel[k], nt, own) == id;
+        if (k == n || (mine && size + numel[k] > BLOCK)) {{ /* run the block [start, k) */
+            for (int pass = 0; pass < 2 && size > 0; ++pass) {{
+                int64_t at = start_position, used = 0;
+                for (int64_t j = start; j < k; ++j) {{
+                    if (numel[j] > big) continue;
+                    if (owner(at, numel[j], nt, own) == id) {{
+                        run_tensor(j, 0, numel[j], pass, bufs, hp, step_dbl, chunks, first,
+                                   global, keep ? keep + used : 0);
+                        used += numel[j];
+                    }}
+                    at += numel[j];
+                }}
+            }}
+            start = k;
+            start_position = position;
+            size = 0;
+        }}
+        if (mine) size += numel[k];
+        if (small) position += numel[k];
+    }}
+}}
+#endif
+
+#if NACC == 0
+/* the update over [lo, hi) of the concatenation of all tensors */
 static void run_range(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
-                      int step_dbl, int64_t lo, int64_t hi, int pass, const double *factors,
-                      double *part) {{
+                      int step_dbl, int64_t lo, int64_t hi) {{
     int64_t base = 0;
     for (int64_t k = 0; k < n && base < hi; ++k) {{
         int64_t a = lo > base ? lo - base : 0;
         int64_t e = hi - base < numel[k] ? hi - base : numel[k];
-        if (a < e)
-            segment(bufs + k * NBUF, a, e, hp, step_dbl, pass, factors ? factors[k] : 1.0,
-                    part ? part + k * (NACC > 0 ? NACC : 1) : 0);
+        if (a < e) segment(bufs + k * NBUF, a, e, hp, step_dbl, 1, 1.0, 0, 0);
         base += numel[k];
     }}
 }}
+#endif
 
 void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
                  int step_dbl, int n_threads) {{
@@ -153,34 +320,45 @@ void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const doubl
     if (n_threads > most) n_threads = (int)most;
     if (n_threads < 1) n_threads = 1;
 #if NACC > 0
-    double *part = calloc((size_t)(n_threads * n * NACC + n), sizeof(double));
-    double *factors = part + n_threads * n * NACC;
-#else
-    double *part = 0, *factors = 0;
-#endif
-    if (n_threads == 1) {{
-        if (NACC > 0) {{
-            run_range(n, bufs, numel, hp, step_dbl, 0, total, 0, 0, part);
-            finalize(n, hp, part, 1, factors);
+    /* first[k]: index of tensor k's first chunk; then one sum slot per chunk, the global factor */
+    int64_t *first = malloc((size_t)(n + 1) * sizeof(int64_t));
+    first[0] = 0;
+    for (int64_t k = 0; k < n; ++k) first[k + 1] = first[k] + (numel[k] + CHUNK - 1) / CHUNK;
+    double *chunks = malloc((size_t)(first[n] * NACC + 1) * sizeof(double));
+    double *global = chunks + first[n] * NACC;
+    /* with HAS_KEEP, scratch for the largest block per thread (none if malloc fails: the kernel
+       recomputes); a block is at most BLOCK elements or one tensor of at most PRIVATE */
+    int64_t keep_len = total < BLOCK ? total : BLOCK;
+    for (int64_t k = 0; k < n; ++k)
+        if (numel[k] <= PRIVATE && numel[k] > keep_len) keep_len = numel[k];
+    T *keep = HAS_KEEP && keep_len > 0 ? malloc((size_t)(n_threads * keep_len) * sizeof(T)) : 0;
+    if (n_threads == 1)
+        run_norms(0, 1, n, bufs, numel, hp, step_dbl, chunks, first, global, keep);
+    else {{
+        #pragma omp parallel num_threads(n_threads)
+        {{
+            const int id = omp_get_thread_num();
+            run_norms(id, omp_get_num_threads(), n, bufs, numel, hp, step_dbl, chunks, first,
+                      global, keep ? keep + id * keep_len : 0);
         }}
-        run_range(n, bufs, numel, hp, step_dbl, 0, total, 1, factors, 0);
-    }} else {{
+    }}
+    free(keep);
+    free(chunks);
+    free(first);
+#else
+    if (n_threads == 1)
+        run_range(n, bufs, numel, hp, step_dbl, 0, total);
+    else {{
         #pragma omp parallel num_threads(n_threads)
         {{
             int64_t id = omp_get_thread_num(), nt = omp_get_num_threads();
             /* boundaries on 16-element (cache-line) multiples: no false sharing */
             int64_t lo = (total * id / nt) & ~(int64_t)15;
             int64_t hi = id == nt - 1 ? total : (total * (id + 1) / nt) & ~(int64_t)15;
-            if (NACC > 0) {{
-                run_range(n, bufs, numel, hp, step_dbl, lo, hi, 0, 0, part + id * n * NACC);
-                #pragma omp barrier
-                #pragma omp single
-                finalize(n, hp, part, n_threads, factors);
-            }}
-            run_range(n, bufs, numel, hp, step_dbl, lo, hi, 1, factors, 0);
+            run_range(n, bufs, numel, hp, step_dbl, lo, hi);
         }}
     }}
-    free(part);
+#endif
 }}
 """
 
@@ -197,7 +375,7 @@ class KernelSource:
         words: names of per-tensor 64-bit integers (``uint64_t``) the runner places in the
             pointer table right after the state buffers (e.g. a noise key).
         preamble: C code at file scope, before the loops (helper functions).
-        chunk: C statements run before the body on each chunk ``[c, ce)`` of at most ``CHUNK``
+        chunk: C statements run before the body on each chunk ``[c, ce)`` of at most ``LOOP_CHUNK``
             elements of a tensor segment (e.g. to generate noise for the chunk); when given, the
             body runs chunk by chunk.
         body: C statements for element ``i`` (``p[i]``, ``g[i]``, ``<buffer>[i]``).
@@ -209,7 +387,9 @@ class KernelSource:
             LARS, clipping); the kernel then runs ``reduce`` over all elements (adding to
             ``acc0``, ``acc1``, in double), ``finalize`` per tensor (from ``sum0``, ``sum1`` set
             ``factor``, may add to the global ``g0``), ``finalize_global`` if given (sets one
-            ``factor`` for all), and ``body`` with ``factor`` (a double) in scope.
+            ``factor`` for all), and ``body`` with ``factor`` (a double) in scope. Per-tensor
+            kernels may store one ``T`` per element in ``reduce`` with ``KEEP(x)`` and read it
+            in ``body`` as ``keep[i - lo]`` where ``KEPT`` is 1 (else recompute it).
     """
 
     buffers: tuple[str, ...]
@@ -242,16 +422,18 @@ def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
     scalars = "\n".join(f"    const double {name} = read_step(b[{step + 1 + i}], step_dbl);"
                         for i, name in enumerate(src.scalars))
     return _TEMPLATE.format(
-        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN, chunk_len=CHUNK,
+        ctype=ctype, fma=fma, sqrt=sqrt, fabs=fabs, grain=GRAIN, chunk=CHUNK, block=BLOCK,
+        private=PRIVATE, loop_chunk=LOOP_CHUNK,
         is_double=int(dtype == "float64"), preamble=src.preamble, words=words,
-        chunk=_indent(src.chunk, 8), body8=_indent(src.body, 12),
+        chunk_code=_indent(src.chunk, 8), body8=_indent(src.body, 12),
         nbuf=step + 1 + len(src.scalars), step_index=step,
         flags="\n".join(f"#define {k} {int(v)}" for k, v in sorted(flags.items()))
         + f"\n#define HAS_PREPARE {int(bool(src.prepare.strip()))}"
-        + f"\n#define HAS_CHUNK {int(bool(src.chunk.strip()))}",
+        + f"\n#define HAS_CHUNK_STEP {int(bool(src.chunk.strip()))}",
         pointers=pointers, hyper=hyper, prologue=_indent(src.prologue, 4),
         scalars=scalars, prepare=ptrs + "\n" + _indent(src.prepare, 4),
         nacc=src.n_acc, has_global=int(bool(src.finalize_global.strip())),
+        has_keep=int("KEEP(" in src.reduce and not src.finalize_global.strip()),
         reduce=_indent(src.reduce, 12), finalize=_indent(src.finalize, 8),
         finalize_global=_indent(src.finalize_global, 4),
         body=_indent(src.body, 8))
