@@ -90,7 +90,9 @@ def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], s
 
     Returns:
         a :class:`RunResult`. A non-finite loss or gradient at an iterate (the first closure
-        call of a step is at the iterate) ends the run as 'diverged'; it never raises for that.
+        call of a step is at the iterate) ends the run as 'diverged', and so does an
+        ``ArithmeticError`` raised by the optimizer's step (a line search that breaks down
+        on an unbounded problem); it never raises for either.
         Closure calls at trial points (a line search, SAM's ascent point) return their value
         to the optimizer unchecked: a line search backs off from a non-finite trial, and an
         iterate that ends up non-finite is caught at the next evaluation.
@@ -125,10 +127,10 @@ def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], s
             reached = (step, train_time, evals)
         return loss, acc
 
-    def diverged(step: int, what: str) -> RunResult:
+    def diverged(step: int, what: str, reason: str | None = None) -> RunResult:
         summary = {"objective": math.inf, "final_loss": None, "final_metric": None,
                    "wall": train_time, "steps": step, "grad_evals": evals,
-                   "reason": f"non-finite {what} at step {step}"}
+                   "reason": reason or f"non-finite {what} at step {step}"}
         if reached is not None:
             (summary["steps_to_target"], summary["time_to_target"],
              summary["evals_to_target"]) = reached
@@ -170,6 +172,10 @@ def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], s
         except _NonFinite as exc:
             train_time += time.perf_counter() - t0
             return diverged(step, str(exc))
+        except ArithmeticError as exc:  # e.g. a line search dividing by zero far out
+            train_time += time.perf_counter() - t0
+            return diverged(step, "", f"numerical failure in the optimizer step at step {step}: "
+                                      f"{type(exc).__name__}: {exc}")
         train_time += time.perf_counter() - t0
         if step % problem.log_every == 0 or step == steps:
             loss, acc = record(step)
