@@ -117,7 +117,7 @@ def test_lab_closure_sigkill_mid_study_then_resume_keeps_counts(tmp_path):
     before = _runs(db, running=False)
     assert len(before) >= 4
 
-    proc = _compare(tmp_path)
+    proc = _compare(tmp_path, "--jobs", "2")  # the rest in worker processes
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     with sqlite3.connect(db) as c:
