@@ -15,7 +15,8 @@ def test_lab_store_round_trips_runs_and_metrics(tmp_path):
     path = tmp_path / "s.db"
     store = RunStore(path)
     store.save_study("st", {"trials": 3})
-    rows = [(0, 2.0, None, 0.1, 5.0, 0.0, 1.0, 2.0), (5, 1.0, 0.5, 0.05, 1.0, 0.25, 0.5, 0.25)]
+    rows = [(0, 2.0, None, 0.1, 5.0, 0.0, 1.0, 2.0, 0),
+            (5, 1.0, 0.5, 0.05, 1.0, 0.25, 0.5, 0.25, 10)]
     rid = store.start_run("st", "st/k", "final", "p", "o", 2, None, {"lr": 0.1, "b": [1, 2]})
     store.finish_run(rid, "finished", rows, {"objective": 1.0, "final_loss": 1.0,
                                               "steps_to_target": 5, "time_to_target": 0.25})
@@ -43,7 +44,8 @@ def test_lab_store_skips_finished_and_replaces_stale_running(tmp_path):
 def test_lab_store_finish_is_atomic(tmp_path):
     store = RunStore(tmp_path / "s.db")
     rid = store.start_run("st", "k", "final", "p", "o", 0, None, {})
-    bad = [(0, 1.0, None, 0.1, 1.0, 0.0, None, None), (0, 2.0, None, 0.1, 1.0, 0.0, None, None)]
+    bad = [(0, 1.0, None, 0.1, 1.0, 0.0, None, None, 0),
+           (0, 2.0, None, 0.1, 1.0, 0.0, None, None, 0)]
     with pytest.raises(sqlite3.IntegrityError):  # duplicate step: the whole finish rolls back
         store.finish_run(rid, "finished", bad, {"objective": 1.0})
     (run,) = store.runs("st")

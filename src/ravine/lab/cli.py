@@ -41,7 +41,8 @@ def _list() -> int:
     print("optimizers:")
     for e in OPTIMIZERS.values():
         state = "" if e.name in have else "  (not built yet)"
-        print(f"  {e.name:16s} ravine.optim.{e.cls_name:8s} {e.description}{state}")
+        cls = e.cls_name + (f"({e.inner[0]})" if e.inner else "")
+        print(f"  {e.name:16s} ravine.optim.{cls:16s} {e.description}{state}")
     return 0
 
 

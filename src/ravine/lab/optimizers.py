@@ -5,14 +5,26 @@ entry plus an optional schedule spec (a ``ravine.schedules.parse`` string in whi
 the tuned learning rate, ``{steps}`` the run's number of steps and ``{warmup}`` a tenth of
 them); its label is ``name`` or ``name+schedule-name``.
 
+Three kinds of entry: a plain first-order optimizer (one gradient per step); a wrapper around an
+inner optimizer (``inner``: Lookahead around Adam, SAM around SGD momentum), whose keyword
+arguments are routed by name to the wrapper or the inner optimizer; and an optimizer that needs a
+closure (``needs_closure``: SAM evaluates the gradient twice per step, L-BFGS once plus its line
+search), which the runner calls with ``step(closure)`` and whose gradient evaluations it counts.
+An entry may tune ``lr`` over its own range (``lr_range``: L-BFGS with a line search, around 1)
+instead of the problem's.
+
 Example:
     >>> spec = OptimizerSpec("momentum")
     >>> spec.label, spec.make_kwargs({"lr": 0.1})
     ('momentum', {'momentum': 0.9, 'lr': 0.1})
+    >>> sam = OptimizerSpec("sam").build([torch.zeros(2, requires_grad=True)], {"lr": 0.1}, 10)
+    >>> type(sam).__name__, type(sam.optimizer).__name__, sam.param_groups[0]["momentum"]
+    ('SAM', 'SGD', 0.9)
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,12 +36,27 @@ __all__ = ["OPTIMIZERS", "OptimizerEntry", "OptimizerSpec", "available_optimizer
 
 @dataclass(frozen=True)
 class OptimizerEntry:
-    """A named optimizer: a class of ``ravine.optim`` with fixed keyword arguments."""
+    """A named optimizer: a class of ``ravine.optim`` with fixed keyword arguments.
+
+    Args:
+        name: the registry key.
+        cls_name: the ``ravine.optim`` class (for a wrapper: the wrapper class).
+        kwargs: its fixed keyword arguments (a wrapper's and its inner optimizer's together).
+        description: one line for ``ravine compare --list`` and the docs.
+        inner: for a wrapper, ``(class name, fixed kwargs)`` of the inner optimizer.
+        needs_closure: ``step`` must be given a closure (SAM, LBFGS).
+        lr_range: ``(low, high)`` of the lr search, replacing the problem's ``lr_range``.
+        schedulable: whether ``lr`` may be a schedule (LBFGS reads it as a float).
+    """
 
     name: str
     cls_name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    inner: tuple[str, dict[str, Any]] | None = None
+    needs_closure: bool = False
+    lr_range: tuple[float, float] | None = None
+    schedulable: bool = True
 
 
 OPTIMIZERS: dict[str, OptimizerEntry] = {
@@ -51,6 +78,16 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
         OptimizerEntry("lion", "Lion", {}, "sign momentum (Chen et al. 2023)"),
         OptimizerEntry("lamb", "LAMB", {}, "layer-wise adaptive Adam (You et al. 2020)"),
         OptimizerEntry("lars", "LARS", {"momentum": 0.9}, "layer-wise adaptive SGD (You 2017)"),
+        OptimizerEntry("sam", "SAM", {"rho": 0.05},
+                       "SAM rho 0.05 around SGD momentum 0.9 (Foret et al. 2021); 2 gradients "
+                       "per step", inner=("SGD", {"momentum": 0.9}), needs_closure=True),
+        OptimizerEntry("lookahead", "Lookahead", {"k": 5, "alpha": 0.5},
+                       "Lookahead k=5, alpha=0.5 around Adam (Zhang et al. 2019)",
+                       inner=("Adam", {})),
+        OptimizerEntry("lbfgs", "LBFGS",
+                       {"max_iter": 1, "max_eval": 26, "line_search_fn": "strong_wolfe"},
+                       "L-BFGS, strong Wolfe search, 1 iteration per step; lr in [0.5, 2]",
+                       needs_closure=True, lr_range=(0.5, 2.0), schedulable=False),
     ]
 }
 
@@ -62,9 +99,23 @@ def optimizer_class(entry: OptimizerEntry) -> type[torch.optim.Optimizer] | None
     return getattr(optim, entry.cls_name, None)
 
 
+def inner_class(entry: OptimizerEntry) -> type[torch.optim.Optimizer] | None:
+    """The ``ravine.optim`` class of a wrapper's inner optimizer (None: none or not built)."""
+    from .. import optim
+
+    return None if entry.inner is None else getattr(optim, entry.inner[0], None)
+
+
 def available_optimizers() -> dict[str, OptimizerEntry]:
-    """The entries whose class exists in this installation of ``ravine.optim``."""
-    return {k: e for k, e in OPTIMIZERS.items() if optimizer_class(e) is not None}
+    """The entries whose classes (the wrapper's and the inner one's) exist in ``ravine.optim``."""
+    return {k: e for k, e in OPTIMIZERS.items() if optimizer_class(e) is not None
+            and (e.inner is None or inner_class(e) is not None)}
+
+
+def _wrapper_arguments(cls: type) -> set[str]:
+    """The keyword arguments of a wrapper's ``__init__`` besides the inner ``optimizer``."""
+    names = set(inspect.signature(cls.__init__).parameters) - {"self", "optimizer"}
+    return {n for n in names if not n.startswith("*")}
 
 
 def make_schedule(spec: str, lr: float, steps: int):
@@ -120,17 +171,35 @@ class OptimizerSpec:
             return self.name
         return f"{self.name}+{self.schedule.split('(')[0].strip()}"
 
+    @property
+    def needs_closure(self) -> bool:
+        """Whether ``step`` needs a closure (it may evaluate the gradient more than once)."""
+        return self.entry.needs_closure
+
     def make_kwargs(self, params: dict[str, Any]) -> dict[str, Any]:
         """The class keyword arguments for tuned ``params`` (before the schedule)."""
         return {**self.entry.kwargs, **dict(self.fixed), **params}
 
     def build(self, tensors, params: dict[str, Any], steps: int) -> torch.optim.Optimizer:
-        """The optimizer over ``tensors`` with the tuned ``params`` (``lr`` scheduled if set)."""
-        cls = optimizer_class(self.entry)
-        if cls is None:
-            raise ValueError(f"optimizer {self.name!r} needs ravine.optim.{self.entry.cls_name}, "
+        """The optimizer over ``tensors`` with the tuned ``params`` (``lr`` scheduled if set).
+
+        For a wrapper, the arguments its ``__init__`` names (``rho``, ``k``, ``alpha``, ...) go
+        to the wrapper and the others (``lr``, ``momentum``, ...) to the inner optimizer.
+        """
+        entry = self.entry
+        cls = optimizer_class(entry)
+        if cls is None or (entry.inner is not None and inner_class(entry) is None):
+            missing = entry.cls_name if cls is None else entry.inner[0]
+            raise ValueError(f"optimizer {self.name!r} needs ravine.optim.{missing}, "
                              "which this installation does not have")
         kwargs = self.make_kwargs(params)
         if self.schedule:
+            if not entry.schedulable:
+                raise ValueError(f"optimizer {self.name!r} takes a constant lr, not a schedule")
             kwargs["lr"] = make_schedule(self.schedule, kwargs["lr"], steps)
-        return cls(tensors, **kwargs)
+        if entry.inner is None:
+            return cls(tensors, **kwargs)
+        own = _wrapper_arguments(cls)
+        inner_kwargs = {**entry.inner[1], **{k: v for k, v in kwargs.items() if k not in own}}
+        inner = inner_class(entry)(tensors, **inner_kwargs)
+        return cls(inner, **{k: v for k, v in kwargs.items() if k in own})

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from .optimizers import OptimizerSpec
 from .problems import Problem
@@ -29,11 +30,13 @@ class RunResult:
 
     Attributes:
         status: 'finished' or 'diverged' (a non-finite loss; the run stops there).
-        rows: ``(step, loss, metric, lr, grad_norm, wall, x, y)`` per recorded step; ``wall``
-            is the training time so far in seconds (evaluation excluded).
+        rows: ``(step, loss, metric, lr, grad_norm, wall, x, y, grad_evals)`` per recorded
+            step; ``wall`` is the training time so far in seconds (evaluation excluded),
+            ``grad_evals`` the gradient evaluations (backward passes) so far, ``grad_norm`` the
+            gradient norm at the iterate of the step's batch.
         summary: objective (final full training loss, inf when diverged), final_loss,
-            final_metric, steps_to_target, time_to_target (None when not reached), wall, steps,
-            reason (why it diverged).
+            final_metric, steps_to_target, time_to_target, evals_to_target (None when not
+            reached), wall, steps, grad_evals (in all), reason (why it diverged).
     """
 
     status: str
@@ -60,10 +63,20 @@ def _current_lr(optimizer: torch.optim.Optimizer, step: int) -> float:
     return float(lr(step)) if callable(lr) else float(lr)
 
 
+class _NonFinite(Exception):
+    """A non-finite loss or gradient at the current iterate (raised inside a closure)."""
+
+
 def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], seed: int,
                 steps: int | None = None, epochs: int | None = None, lr_schedule: Any = None,
                 on_step: Any = None) -> RunResult:
     """Train ``problem`` (seeded by ``seed``) with ``spec`` at hyperparameters ``params``.
+
+    Each step draws one mini-batch. A first-order optimizer gets one ``backward`` on it and
+    ``step()``; an optimizer that needs a closure (SAM, L-BFGS) gets ``step(closure)``, where
+    the closure zero-grads, computes the loss on the same batch, calls ``backward`` and returns
+    the loss, as many times as the optimizer asks. Every row records the cumulative number of
+    gradient evaluations (backward passes) so that optimizers are compared per gradient too.
 
     Args:
         problem: the problem; its ``log_every`` sets how often a row is recorded.
@@ -76,8 +89,13 @@ def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], s
         on_step: called as ``on_step(step, steps)`` after each recorded step (progress).
 
     Returns:
-        a :class:`RunResult`. A non-finite loss or gradient ends the run as 'diverged'; it
-        never raises for that.
+        a :class:`RunResult`. A non-finite loss or gradient at an iterate (the first closure
+        call of a step is at the iterate) ends the run as 'diverged', and so does an
+        ``ArithmeticError`` raised by the optimizer's step (a line search that breaks down
+        on an unbounded problem); it never raises for either.
+        Closure calls at trial points (a line search, SAM's ascent point) return their value
+        to the optimizer unchecked: a line search backs off from a non-finite trial, and an
+        iterate that ends up non-finite is caught at the next evaluation.
     """
     torch.set_num_threads(1)
     seed_everything(seed)
@@ -85,6 +103,8 @@ def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], s
     if epochs is not None:
         steps = epochs * int(getattr(task, "steps_per_epoch", 1) or 1)
     steps = problem.steps if steps is None else int(steps)
+    if lr_schedule is not None and not spec.entry.schedulable:
+        raise ValueError(f"optimizer {spec.name!r} takes a constant lr, not lr_schedule")
     optimizer = spec.build(task.params, params, steps)
     if lr_schedule is not None:
         for group in optimizer.param_groups:
@@ -92,42 +112,70 @@ def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], s
     target = problem.target
     rows: list[tuple] = []
     train_time = 0.0
-    reached: tuple[int, float] | None = None
+    reached: tuple[int, float, int] | None = None
     grad_norm = float("nan")
+    evals = 0  # gradient evaluations (backward passes) so far
+    calls_this_step = 0
 
     def record(step: int) -> tuple[float, float | None]:
         nonlocal reached
         loss, acc = task.evaluate()
         xy = task.point() or (None, None)
         lr = _current_lr(optimizer, max(step - 1, 0))
-        rows.append((step, loss, acc, lr, grad_norm, train_time, *xy))
+        rows.append((step, loss, acc, lr, grad_norm, train_time, *xy, evals))
         if reached is None and math.isfinite(loss) and target.met(loss, acc):
-            reached = (step, train_time)
+            reached = (step, train_time, evals)
         return loss, acc
 
-    def diverged(step: int, what: str) -> RunResult:
+    def diverged(step: int, what: str, reason: str | None = None) -> RunResult:
         summary = {"objective": math.inf, "final_loss": None, "final_metric": None,
-                   "wall": train_time, "steps": step, "reason": f"non-finite {what} at step {step}"}
+                   "wall": train_time, "steps": step, "grad_evals": evals,
+                   "reason": reason or f"non-finite {what} at step {step}"}
         if reached is not None:
-            summary["steps_to_target"], summary["time_to_target"] = reached
+            (summary["steps_to_target"], summary["time_to_target"],
+             summary["evals_to_target"]) = reached
         return RunResult("diverged", rows, summary)
+
+    def evaluate_gradient(batch_loss) -> Tensor:
+        """``backward`` on the step's batch; at the iterate, check the loss and gradient."""
+        nonlocal evals, grad_norm, calls_this_step
+        optimizer.zero_grad(set_to_none=True)
+        loss = batch_loss()
+        at_iterate = calls_this_step == 0
+        calls_this_step += 1
+        if at_iterate and not bool(torch.isfinite(loss)):
+            raise _NonFinite("loss")
+        loss.backward()
+        evals += 1
+        if at_iterate:
+            grad_norm = _grad_norm(task.params)
+            if not math.isfinite(grad_norm):
+                raise _NonFinite("gradient")
+        return loss
 
     loss, acc = record(0)
     if not math.isfinite(loss):
         return diverged(0, "loss")
     for step in range(1, steps + 1):
         t0 = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        batch_loss = task.loss()
-        finite = bool(torch.isfinite(batch_loss))
-        if finite:
-            batch_loss.backward()
-            grad_norm = _grad_norm(task.params)
-            finite = math.isfinite(grad_norm)
-        if not finite:
+        batch_loss = task.next_batch_objective()
+        calls_this_step = 0
+        try:
+            if spec.needs_closure:
+                with torch.enable_grad():
+                    optimizer.step(lambda b=batch_loss: evaluate_gradient(b))
+                if calls_this_step == 0:
+                    raise RuntimeError(f"{spec.name}.step did not call its closure")
+            else:
+                evaluate_gradient(batch_loss)
+                optimizer.step()
+        except _NonFinite as exc:
             train_time += time.perf_counter() - t0
-            return diverged(step, "loss" if not torch.isfinite(batch_loss) else "gradient")
-        optimizer.step()
+            return diverged(step, str(exc))
+        except ArithmeticError as exc:  # e.g. a line search dividing by zero far out
+            train_time += time.perf_counter() - t0
+            return diverged(step, "", f"numerical failure in the optimizer step at step {step}: "
+                                      f"{type(exc).__name__}: {exc}")
         train_time += time.perf_counter() - t0
         if step % problem.log_every == 0 or step == steps:
             loss, acc = record(step)
@@ -136,9 +184,11 @@ def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], s
             if not math.isfinite(loss):
                 return diverged(step, "loss")
     summary = {"objective": loss, "final_loss": loss, "final_metric": acc, "wall": train_time,
-               "steps": steps, "steps_to_target": None, "time_to_target": None}
+               "steps": steps, "grad_evals": evals, "steps_to_target": None,
+               "time_to_target": None, "evals_to_target": None}
     if reached is not None:
-        summary["steps_to_target"], summary["time_to_target"] = reached
+        (summary["steps_to_target"], summary["time_to_target"],
+         summary["evals_to_target"]) = reached
     return RunResult("finished", rows, summary)
 
 

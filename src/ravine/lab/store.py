@@ -7,7 +7,14 @@ and ravine's own three tables:
 - ``ravine_runs``: one row per run, identified by a unique ``key``; ``status`` is 'running'
   while it runs and 'finished' or 'diverged' when its metrics are in;
 - ``ravine_metrics``: per recorded step, loss, test metric, lr, gradient norm, training wall
-  time, and the point (x, y) on 2-D surfaces.
+  time, the point (x, y) on 2-D surfaces and the cumulative gradient evaluations ``grad_evals``
+  (backward passes: 1 per step for first-order optimizers, 2 for SAM, the closure calls of
+  L-BFGS).
+
+A store written before ``grad_evals`` existed (no ``grad_evals`` / ``evals_to_target``
+columns) is upgraded when opened: the columns are added and filled from ``step`` /
+``steps`` / ``steps_to_target``, which is exact for that version, whose optimizers all took one
+gradient per step.
 
 A run's metric rows are written in the same transaction that marks it finished, so a process
 killed at any moment leaves either a finished run with all its rows or a 'running' row without
@@ -18,7 +25,7 @@ Example:
     >>> import tempfile, os
     >>> store = RunStore(os.path.join(tempfile.mkdtemp(), "store.db"))
     >>> rid = store.start_run("s", "s/p/o/seed0", "final", "p", "o", 0, None, {"lr": 0.1})
-    >>> store.finish_run(rid, "finished", [(0, 1.0, None, 0.1, 2.0, 0.0, None, None)],
+    >>> store.finish_run(rid, "finished", [(0, 1.0, None, 0.1, 2.0, 0.0, None, None, 0)],
     ...                  {"objective": 1.0})
     >>> [r["status"] for r in store.runs("s")], len(store.metrics(rid))
     (['finished'], 1)
@@ -33,10 +40,12 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["RunStore", "SUMMARY_FIELDS"]
+__all__ = ["METRIC_FIELDS", "RunStore", "SUMMARY_FIELDS"]
 
 SUMMARY_FIELDS = ("objective", "final_loss", "final_metric", "steps_to_target",
-                  "time_to_target", "wall", "steps", "reason")
+                  "time_to_target", "wall", "steps", "reason", "grad_evals", "evals_to_target")
+
+METRIC_FIELDS = ("step", "loss", "metric", "lr", "grad_norm", "wall", "x", "y", "grad_evals")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ravine_studies (
@@ -48,13 +57,20 @@ CREATE TABLE IF NOT EXISTS ravine_runs (
     params TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('running','finished','diverged')),
     objective REAL, final_loss REAL, final_metric REAL, steps_to_target INTEGER,
     time_to_target REAL, wall REAL, steps INTEGER, reason TEXT,
-    started REAL NOT NULL, ended REAL);
+    started REAL NOT NULL, ended REAL, grad_evals INTEGER, evals_to_target INTEGER);
 CREATE INDEX IF NOT EXISTS ravine_runs_study ON ravine_runs (study, kind);
 CREATE TABLE IF NOT EXISTS ravine_metrics (
     run_id INTEGER NOT NULL REFERENCES ravine_runs(id) ON DELETE CASCADE,
     step INTEGER NOT NULL, loss REAL, metric REAL, lr REAL, grad_norm REAL, wall REAL,
-    x REAL, y REAL, PRIMARY KEY (run_id, step));
+    x REAL, y REAL, grad_evals INTEGER, PRIMARY KEY (run_id, step));
 """
+
+# columns added after the first version: (table, column, type, value for the old rows)
+_ADDED_COLUMNS = (
+    ("ravine_metrics", "grad_evals", "INTEGER", "step"),
+    ("ravine_runs", "grad_evals", "INTEGER", "steps"),
+    ("ravine_runs", "evals_to_target", "INTEGER", "steps_to_target"),
+)
 
 
 def _clean(value: Any) -> Any:
@@ -85,6 +101,7 @@ class RunStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     c.execute(statement)
+            _upgrade(c)
 
     @property
     def url(self) -> str:
@@ -159,17 +176,24 @@ class RunStore:
                    summary: dict[str, Any]) -> None:
         """Write a run's metric rows and its summary and mark it ``status``, atomically.
 
-        ``rows`` are ``(step, loss, metric, lr, grad_norm, wall, x, y)`` tuples.
+        ``rows`` are ``(step, loss, metric, lr, grad_norm, wall, x, y, grad_evals)`` tuples
+        (:data:`METRIC_FIELDS`).
         """
         if status not in ("finished", "diverged"):
             raise ValueError(f"status must be 'finished' or 'diverged', got {status!r}")
+        rows = [tuple(r) for r in rows]
+        for r in rows:
+            if len(r) != len(METRIC_FIELDS):
+                raise ValueError(f"rows must have {len(METRIC_FIELDS)} fields "
+                                 f"{METRIC_FIELDS}, got {len(r)}: {r!r}")
         unknown = set(summary) - set(SUMMARY_FIELDS)
         if unknown:
             raise ValueError(f"unknown summary fields {sorted(unknown)}")
         cols = [f for f in SUMMARY_FIELDS if f in summary]
         with self.transaction() as c:
             c.executemany(
-                "INSERT INTO ravine_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO ravine_metrics (run_id, {', '.join(METRIC_FIELDS)}) "
+                f"VALUES (?{', ?' * len(METRIC_FIELDS)})",
                 [(run_id, *(_clean(v) for v in r)) for r in rows])
             sets = "".join(f", {f} = ?" for f in cols)
             c.execute(f"UPDATE ravine_runs SET status = ?, ended = ?{sets} WHERE id = ?",
@@ -187,9 +211,18 @@ class RunStore:
     def metrics(self, run_id: int) -> list[dict]:
         """The metric rows of one run, by step."""
         cur = self.conn.execute(
-            "SELECT step, loss, metric, lr, grad_norm, wall, x, y FROM ravine_metrics "
+            f"SELECT {', '.join(METRIC_FIELDS)} FROM ravine_metrics "
             "WHERE run_id = ? ORDER BY step", (run_id,))
         return [dict(r) for r in cur]
+
+
+def _upgrade(c: sqlite3.Connection) -> None:
+    """Add the columns a store of an earlier version lacks, filled for its old rows."""
+    for table, column, kind, fill in _ADDED_COLUMNS:
+        have = {r[1] for r in c.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            c.execute(f"UPDATE {table} SET {column} = {fill}")
 
 
 def _row(row: sqlite3.Row) -> dict:

@@ -150,6 +150,9 @@ def _optimizer(key: str, raw: Any) -> OptimizerSpec:
     if schedule is not None:
         if not isinstance(schedule, str):
             raise ConfigError(f"key '{key}.schedule': expected a string, got {schedule!r}")
+        if not OPTIMIZERS[name].schedulable:
+            raise ConfigError(f"key '{key}.schedule': optimizer {name!r} takes a constant lr "
+                              "(no schedule)")
         from .optimizers import make_schedule
 
         try:
@@ -163,7 +166,8 @@ def _optimizer(key: str, raw: Any) -> OptimizerSpec:
               and r[0] < r[1])
         if not ok or hp == "lr":
             raise ConfigError(f"key '{key}.search.{hp}': expected [low, high] with low < high "
-                              "(lr is always tuned over the problem's lr_range)")
+                              "(lr is always tuned, over the problem's lr_range or the "
+                              "optimizer's own)")
         search.append((hp, float(r[0]), float(r[1]), r[0] > 0 and r[1] / r[0] >= 100))
     fixed = t.get("fixed") or {}
     if not isinstance(fixed, dict):
@@ -218,6 +222,9 @@ def _batch_study(b: Any) -> BatchStudy:
                           f"problem, got {b['problem']!r}")
     if b["optimizer"] not in OPTIMIZERS:
         raise ConfigError(f"key 'batch_study.optimizer': unknown optimizer {b['optimizer']!r}")
+    if not OPTIMIZERS[b["optimizer"]].schedulable:
+        raise ConfigError(f"key 'batch_study.optimizer': {b['optimizer']!r} takes a constant lr, "
+                          "so the linear scaling rule cannot be applied to it")
     sizes = b["sizes"]
     if not isinstance(sizes, list) or not sizes:
         raise ConfigError(f"key 'batch_study.sizes': expected a list of integers, got {sizes!r}")

@@ -34,9 +34,13 @@ def stable_seed(text: str) -> int:
 
 
 def search_space(problem: Problem, spec: OptimizerSpec) -> dict[str, Any]:
-    """Optuna distributions: ``lr`` log-uniform over ``problem.lr_range`` plus ``spec.search``."""
+    """Optuna distributions: ``lr`` log-uniform plus ``spec.search``.
+
+    ``lr`` ranges over the optimizer entry's own ``lr_range`` where it has one (L-BFGS with a
+    line search: around 1), else over ``problem.lr_range``.
+    """
     optuna = _quiet_optuna()
-    lo, hi = problem.lr_range
+    lo, hi = spec.entry.lr_range or problem.lr_range
     space = {"lr": optuna.distributions.FloatDistribution(lo, hi, log=True)}
     for name, low, high, log in spec.search:
         space[name] = optuna.distributions.FloatDistribution(low, high, log=log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,16 @@ class Task:
     def loss(self) -> Tensor:
         """The training loss on the next mini-batch (the whole data set for full-batch tasks)."""
         raise NotImplementedError
+
+    def next_batch_objective(self) -> Callable[[], Tensor]:
+        """Draw the next mini-batch, as :meth:`loss` does, and return its loss function.
+
+        Each call of the returned function computes the training loss on that same batch at
+        the current parameters: what a closure (SAM, L-BFGS) re-evaluates within one step.
+        This default suits full-batch tasks (it returns :meth:`loss`); a task with
+        mini-batches must override it.
+        """
+        return self.loss
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, float | None]:

@@ -9,6 +9,7 @@ own stratified 75/25 train/test split, its own initialization and its own batch 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -108,15 +109,19 @@ class ClassificationTask(Task):
         return loss
 
     def loss(self) -> Tensor:
+        return self.next_batch_objective()()
+
+    def next_batch_objective(self) -> Callable[[], Tensor]:
         n = self.xtr.shape[0]
         if self.batch_size >= n:
-            return self._objective(self.xtr, self.ytr)
+            return lambda: self._objective(self.xtr, self.ytr)
         if self._order is None or self._pos >= n:
             self._order = torch.randperm(n, generator=self.gen)
             self._pos = 0
         idx = self._order[self._pos : self._pos + self.batch_size]
         self._pos += self.batch_size
-        return self._objective(self.xtr[idx], self.ytr[idx])
+        x, y = self.xtr[idx], self.ytr[idx]
+        return lambda: self._objective(x, y)
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, float | None]:

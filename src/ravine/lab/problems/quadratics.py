@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -68,13 +69,17 @@ class NoisyQuadraticTask(Task):
         return 0.5 * ((d @ self.hessian) * d).sum(1).mean()
 
     def loss(self) -> Tensor:
+        return self.next_batch_objective()()
+
+    def next_batch_objective(self) -> Callable[[], Tensor]:
         n = self.samples.shape[0]
         if self._order is None or self._pos >= n:
             self._order = torch.randperm(n, generator=self.gen)
             self._pos = 0
         idx = self._order[self._pos : self._pos + self.batch_size]
         self._pos += self.batch_size
-        return self._loss_on(self.samples[idx])
+        batch = self.samples[idx]
+        return lambda: self._loss_on(batch)
 
     @torch.no_grad()
     def evaluate(self) -> tuple[float, float | None]:

@@ -73,22 +73,25 @@ def _trajectories(res: StudyResults, labels: list[str]) -> str:
 
 def _targets(res: StudyResults, labels: list[str]):
     header = ["problem", "target", *[f"{o}: steps" for o in labels],
-              *[f"{o}: seconds" for o in labels]]
+              *[f"{o}: evals" for o in labels], *[f"{o}: seconds" for o in labels]]
     rows, classes, md_rows = [], [], []
     steps: dict[str, dict[str, float]] = {}
+    evals: dict[str, dict[str, float]] = {}
     secs: dict[str, dict[str, float]] = {}
     for problem in res.study.problems:
         prs = [res.pairs[problem.name, o] for o in labels]
         st = {pr.optimizer: pr.median_to_target("steps_to_target") for pr in prs}
+        ev = {pr.optimizer: pr.median_to_target("evals_to_target") for pr in prs}
         tt = {pr.optimizer: pr.median_to_target("time_to_target") for pr in prs}
-        steps[problem.name], secs[problem.name] = st, tt
+        steps[problem.name], evals[problem.name], secs[problem.name] = st, ev, tt
         cells, cls = [problem.name, str(problem.target)], ["", ""]
-        for table in (st, tt):
+        for table in (st, ev, tt):
             best = min(table.values())
             for pr in prs:
                 v = table[pr.optimizer]
                 n = len(pr.finals)
-                text = fmt(int(v) if table is st and math.isfinite(v) else v)
+                counted = table is not tt and math.isfinite(v)
+                text = fmt(int(v) if counted and v == int(v) else v)
                 text += f" ({pr.reached()}/{n})"
                 if pr.n_diverged:
                     text += f" [{pr.n_diverged} diverged]"
@@ -98,7 +101,7 @@ def _targets(res: StudyResults, labels: list[str]):
         rows.append(cells)
         classes.append(cls)
         md_rows.append(cells)
-    return rows, classes, header, md_rows, steps, secs
+    return rows, classes, header, md_rows, steps, evals, secs
 
 
 def _schedules(res: StudyResults) -> tuple[str, dict]:
@@ -163,14 +166,18 @@ def write_report(store: RunStore, study: Study, out_dir: str) -> tuple[str, str]
         _figure_html(lambda p=p: plots.loss_curves(p, [res.pairs[p.name, o] for o in labels],
                                                    labels), f"loss curves {p.name}")
         for p in study.problems)
-    rows, classes, header, md_rows, steps, secs = _targets(res, labels)
-    sec["targets"] = ("<p>Median over seeds (seeds that reached the target / seeds); seconds are "
+    rows, classes, header, md_rows, steps, evals, secs = _targets(res, labels)
+    sec["targets"] = ("<p>Median over seeds (seeds that reached the target / seeds); evals are "
+                      "gradient evaluations (backward passes: one per step for first-order "
+                      "optimizers, two for SAM, the closure calls of L-BFGS); seconds are "
                       "training time without evaluation. Best per problem shaded.</p>"
                       + table_html(header, rows, classes))
     sec["profiles"] = ("<p>rho(tau): the fraction of problems on which an optimizer reaches the "
-                       "target within tau times the best optimizer's steps or time (Dolan &amp; "
-                       "Moré 2002; AlgoPerf, Dahl et al. 2023).</p>" + _figure_html(
-                           lambda: plots.performance_profiles(steps, secs, labels), "profiles"))
+                       "target within tau times the best optimizer's steps, gradient "
+                       "evaluations or time (Dolan &amp; Moré 2002; AlgoPerf, Dahl et al. "
+                       "2023).</p>" + _figure_html(
+                           lambda: plots.performance_profiles(steps, secs, labels, evals),
+                           "profiles"))
     best_rows = [[p.name, *[fmt(res.pairs[p.name, o].best_params.get("lr")) for o in labels]]
                  for p in study.problems]
     sec["sensitivity"] = (
@@ -206,7 +213,8 @@ def write_report(store: RunStore, study: Study, out_dir: str) -> tuple[str, str]
           f"{study.seeds} seeds. Full report: report.html (sections: "
           f"{', '.join(SECTIONS.values())}).", "", "## Fastest to target", "",
           table_markdown(["problem", "target", "fastest", "seconds"], winners), "",
-          "## Steps and time to target (median over seeds)", "", table_markdown(header, md_rows),
+          "## Steps and time to target, and gradient evaluations (median over seeds)", "",
+          table_markdown(header, md_rows),
           "", "## Best learning rates", "", table_markdown(["problem", *labels], best_rows), "",
           "## Diverged runs", "",
           table_markdown(["kind", "problem", "optimizer", "seed", "lr", "reason"], div_rows)

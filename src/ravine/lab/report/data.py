@@ -32,7 +32,7 @@ class PairResult:
         return sum(r["status"] == "diverged" for r in self.finals)
 
     def median_to_target(self, what: str) -> float:
-        """Median over seeds of steps/time-to-target (inf where a seed did not reach it)."""
+        """Median over seeds of steps/time/evals-to-target (inf where a seed did not reach it)."""
         values = [r[what] if r[what] is not None and r["status"] == "finished" else math.inf
                   for r in self.finals]
         return statistics.median(values) if values else math.inf
@@ -73,14 +73,15 @@ def curve_band(runs: list[dict], key: str, x: str = "step"):
     """Mean and min/max over seeds of metric ``key`` on the common recorded steps.
 
     Runs that diverged contribute up to where they stopped. Returns ``(xs, mean, lo, hi)`` as
-    arrays (``xs`` the mean of ``x`` over the runs present at each step), or None.
+    arrays (``xs`` the mean of ``x`` (``step``, ``wall`` or ``grad_evals``) over the runs
+    present at each step), or None. Rows without ``x`` are left out.
     """
     table: dict[int, list[tuple[float, float]]] = {}
     for r in runs:
         for m in r["metrics"]:
-            v = m[key]
-            if v is not None and math.isfinite(v):
-                table.setdefault(m["step"], []).append((m[x], v))
+            v, at = m[key], m.get(x)
+            if v is not None and math.isfinite(v) and at is not None:
+                table.setdefault(m["step"], []).append((at, v))
     if not table:
         return None
     steps = sorted(table)

@@ -11,8 +11,8 @@ __all__ = ["SECTIONS", "page", "fmt", "table_html", "table_markdown"]
 SECTIONS = {
     "summary": "Summary",
     "trajectories": "Trajectories on 2-D surfaces",
-    "curves": "Loss against steps and seconds",
-    "targets": "Steps and time to target",
+    "curves": "Loss against steps, gradient evaluations and seconds",
+    "targets": "Steps, gradient evaluations and time to target",
     "profiles": "Performance profiles",
     "sensitivity": "Learning-rate sensitivity",
     "schedules": "Schedules",

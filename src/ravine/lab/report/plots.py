@@ -91,14 +91,19 @@ def trajectories(surface, pairs: list[PairResult], labels: list[str]) -> Figure:
 
 
 def loss_curves(problem, pairs: list[PairResult], labels: list[str]) -> Figure:
-    """Training loss against steps and against seconds (mean, min-max band over seeds)."""
+    """Training loss against steps, gradient evaluations and seconds (mean, min-max band).
+
+    Gradient evaluations (backward passes) put optimizers that evaluate more than one gradient
+    per step (SAM: 2, L-BFGS: 1 plus its line search) on the same footing as the others.
+    """
     has_acc = problem.kind == "classification"
-    fig = _figure(13 if has_acc else 9.5, 3.6)
-    axes = fig.subplots(1, 3 if has_acc else 2)
+    fig = _figure(16 if has_acc else 13, 3.6)
+    axes = fig.subplots(1, 4 if has_acc else 3)
     colors = _colors(labels)
     positive = all(m["loss"] is None or m["loss"] > 0
                    for pr in pairs for r in pr.finals for m in r["metrics"])
-    panels = [("loss", "step", "steps"), ("loss", "wall", "seconds (training)")]
+    panels = [("loss", "step", "steps"), ("loss", "grad_evals", "gradient evaluations"),
+              ("loss", "wall", "seconds (training)")]
     if has_acc:
         panels.append(("metric", "step", "steps"))
     for ax, (key, x, xlabel) in zip(axes, panels, strict=False):
@@ -146,12 +151,17 @@ def profile_ratios(times: dict[str, dict[str, float]]) -> dict[str, list[float]]
     return ratios
 
 
-def performance_profiles(steps: dict, seconds: dict, labels: list[str]) -> Figure:
-    """AlgoPerf-style profiles: the fraction of problems solved within tau x the best."""
-    fig = _figure(10, 3.6)
+def performance_profiles(steps: dict, seconds: dict, labels: list[str],
+                         evals: dict | None = None) -> Figure:
+    """AlgoPerf-style profiles: the fraction of problems solved within tau x the best.
+
+    One panel each for steps and time to target, and for gradient evaluations if ``evals``.
+    """
+    panels = [(steps, "steps"), *([(evals, "gradient evaluations")] if evals else []),
+              (seconds, "time")]
+    fig = _figure(5 * len(panels), 3.6)
     colors = _colors(labels)
-    panels = [(steps, "steps"), (seconds, "time")]
-    for ax, (data, what) in zip(fig.subplots(1, 2), panels, strict=True):
+    for ax, (data, what) in zip(fig.subplots(1, len(panels)), panels, strict=True):
         ratios = profile_ratios(data)
         finite = [r for rs in ratios.values() for r in rs if math.isfinite(r)]
         tau_max = max(4.0, 1.2 * max(finite)) if finite else 4.0
