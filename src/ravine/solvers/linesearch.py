@@ -103,22 +103,28 @@ def cubic_minimizer(
 
     Math (Nocedal & Wright eq. 3.59): ``d1 = g1 + g2 - 3 (f1 - f2)/(t1 - t2)``,
     ``d2 = sqrt(d1^2 - g1 g2)``, ``t = t2 - (t2 - t1) (g2 + d2 - d1)/(g2 - g1 + 2 d2)``.
-    Without a real minimizer (``d1^2 < g1 g2``) it returns the midpoint of ``bounds``.
+    Without a real, finite minimizer (``d1^2 < g1 g2``, or a zero denominator: coincident
+    points, or data that a line fits with zero curvature) it returns the midpoint of ``bounds``.
 
     Example:
         >>> cubic_minimizer(0.0, 0.0, -1.0, 2.0, 0.0, 1.0)  # f = t^2/2 - t: minimum at 1
         1.0
     """
     lo, hi = bounds if bounds is not None else (min(t1, t2), max(t1, t2))
+    if t1 == t2:
+        return (lo + hi) / 2.0
     d1 = g1 + g2 - 3.0 * (f1 - f2) / (t1 - t2)
     d2_square = d1 * d1 - g1 * g2
     if d2_square >= 0.0:
         d2 = math.sqrt(d2_square)
-        if t1 <= t2:
-            t = t2 - (t2 - t1) * ((g2 + d2 - d1) / (g2 - g1 + 2.0 * d2))
-        else:
-            t = t1 - (t1 - t2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2))
-        return min(max(t, lo), hi)
+        denominator = g2 - g1 + 2.0 * d2 if t1 <= t2 else g1 - g2 + 2.0 * d2
+        if denominator != 0.0:
+            if t1 <= t2:
+                t = t2 - (t2 - t1) * ((g2 + d2 - d1) / denominator)
+            else:
+                t = t1 - (t1 - t2) * ((g1 + d2 - d1) / denominator)
+            if t == t:  # nan (inf - inf) has no minimizer either
+                return min(max(t, lo), hi)
     return (lo + hi) / 2.0
 
 
