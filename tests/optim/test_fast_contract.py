@@ -10,21 +10,7 @@ import pytest
 import torch
 
 import ravine.optim as ro
-from ravine.optim.fast import compiler, runner
-
-
-@pytest.fixture
-def kernel_calls(monkeypatch):
-    monkeypatch.delenv("RAVINE_FAST_PATH", raising=False)
-    calls = []
-    original = runner._invoke
-
-    def counting(*args):
-        calls.append(args[1])
-        return original(*args)
-
-    monkeypatch.setattr(runner, "_invoke", counting)
-    return calls
+from ravine.optim.fast import compiler
 
 
 def _model(dtype=torch.float64):

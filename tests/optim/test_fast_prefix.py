@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ravine.optim import ChainOptimizer
-from ravine.optim.fast import algorithm_for, runner
+from ravine.optim.fast import algorithm_for
 from ravine.transforms import (
     add_decayed_weights,
     add_gradient_noise,
@@ -94,14 +94,6 @@ def _run(case, dtype, fast_path, steps=5, shapes=SHAPES, skip=None):
 def _close(a, b, tol):
     scale = b.double().abs().max().clamp_min(1e-300)
     return ((a.double() - b.double()).abs().max() / scale).item() <= tol
-
-
-@pytest.fixture
-def kernel_calls(monkeypatch):
-    calls = []
-    original = runner._invoke
-    monkeypatch.setattr(runner, "_invoke", lambda *a: (calls.append(a[0]), original(*a)))
-    return calls
 
 
 def _compare(case, dtype, kernel_calls, **kwargs):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from optim_registry import TORCH_ROWS
 
-from ravine.optim.fast import algorithm_for, compiler, runner
+from ravine.optim.fast import algorithm_for, compiler
 
 SHAPES = [(1,), (7,), (4, 5)]
 STEPS = 4
@@ -57,20 +57,6 @@ def _assert_close(ours, theirs, what):
     for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         torch.testing.assert_close(a.detach(), b.detach(), rtol=1e-12, atol=1e-14,
                                    msg=lambda m, i=i: f"{what}, param {i}: {m}")
-
-
-@pytest.fixture
-def kernel_calls(monkeypatch):
-    monkeypatch.delenv("RAVINE_FAST_PATH", raising=False)
-    calls = []
-    original = runner._invoke
-
-    def counting(*args):
-        calls.append(args[1])
-        return original(*args)
-
-    monkeypatch.setattr(runner, "_invoke", counting)
-    return calls
 
 
 @pytest.mark.parametrize("fast_path", ["kernel", "reference"])

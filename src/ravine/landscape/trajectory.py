@@ -96,7 +96,7 @@ def project_trajectory(
         >>> d1, d2 = torch.tensor([1.0, 0.0, 0.0], **f64), torch.tensor([1.0, 1.0, 0.0], **f64)
         >>> origin = torch.zeros(3, **f64)
         >>> p = project_trajectory([torch.tensor([3.0, 2.0, 0.0], **f64)], d1, d2, origin)
-        >>> p.coords.tolist()
+        >>> [[round(x, 12) for x in row] for row in p.coords.tolist()]
         [[1.0, 2.0]]
     """
     points = trajectory if isinstance(trajectory, Tensor) else torch.stack(
