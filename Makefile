@@ -17,6 +17,8 @@ test: $(BIN)/ravine
 
 demo: $(BIN)/ravine
 	$(BIN)/ravine compare
+	$(BIN)/ravine compare --config examples/studies/second_order.toml \
+		--store ravine-runs/second_order.db --out ravine-runs/second_order
 
 lint: $(BIN)/ravine
 	$(BIN)/ruff check src tests benchmarks
