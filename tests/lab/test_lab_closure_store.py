@@ -1,15 +1,10 @@
 """Gradient evaluations in the run store: an older store is upgraded; resume with SAM / LBFGS."""
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 import pytest
+from lab_cli_process import kill_mid_study, start_compare
 
-import ravine
 from ravine.lab.store import METRIC_FIELDS, RunStore
 
 # the schema of the store before gradient evaluations were recorded (verbatim)
@@ -82,42 +77,11 @@ optimizers = ["sam", "lbfgs", "lookahead"]
 """
 
 
-def _compare(tmp_path, *extra):
-    (tmp_path / "study.toml").write_text(CONFIG)
-    cmd = [sys.executable, "-m", "ravine.cli", "compare", "--config", "study.toml", "--quiet",
-           "--store", str(tmp_path / "store.db"), "--out", str(tmp_path / "report"), *extra]
-    src = os.path.dirname(os.path.dirname(ravine.__file__))  # the ravine under test
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, text=True, env=env)
-
-
-def _runs(db, running: bool) -> dict[str, int]:
-    if not db.exists():
-        return {}
-    op = "=" if running else "!="
-    try:
-        with sqlite3.connect(db, timeout=30) as c:
-            return dict(c.execute(f"SELECT key, id FROM ravine_runs WHERE status {op} 'running'"))
-    except sqlite3.OperationalError:  # tables not created yet
-        return {}
-
-
 def test_lab_closure_sigkill_mid_study_then_resume_keeps_counts(tmp_path):
     db = tmp_path / "store.db"
-    proc = _compare(tmp_path)
-    deadline = time.monotonic() + 240
-    while proc.poll() is None and time.monotonic() < deadline:
-        if len(_runs(db, running=False)) >= 4 and _runs(db, running=True):
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, "the study ended before it could be killed:\n" + proc.stdout.read()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = _runs(db, running=False)
-    assert len(before) >= 4
+    before = kill_mid_study(start_compare(tmp_path, CONFIG), db)
 
-    proc = _compare(tmp_path, "--jobs", "2")  # the rest in worker processes
+    proc = start_compare(tmp_path, CONFIG, "--jobs", "2")  # the rest in worker processes
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     with sqlite3.connect(db) as c:

@@ -1,13 +1,9 @@
 """Kill a real `ravine compare` process with SIGKILL mid-study; the rerun resumes it exactly."""
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 
 import optuna
+from lab_cli_process import kill_mid_study, start_compare
 
 CONFIG = """
 trials = 3
@@ -17,41 +13,11 @@ optimizers = ["sgd", "adam"]
 """
 
 
-def _compare(tmp_path, *extra):
-    (tmp_path / "study.toml").write_text(CONFIG)
-    cmd = [sys.executable, "-m", "ravine.cli", "compare", "--config", "study.toml", "--quiet",
-           "--store", str(tmp_path / "store.db"), "--out", str(tmp_path / "report"), *extra]
-    return subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, text=True)
-
-
-def _runs(db, running: bool) -> dict[str, int]:
-    if not db.exists():
-        return {}
-    op = "=" if running else "!="
-    try:
-        with sqlite3.connect(db, timeout=30) as c:
-            return dict(c.execute(f"SELECT key, id FROM ravine_runs WHERE status {op} 'running'"))
-    except sqlite3.OperationalError:  # tables not created yet
-        return {}
-
-
 def test_lab_sigkill_mid_study_then_resume(tmp_path):
     db = tmp_path / "store.db"
-    proc = _compare(tmp_path)
-    deadline = time.monotonic() + 240
-    # kill while a run is in flight, after a few have finished
-    while proc.poll() is None and time.monotonic() < deadline:
-        if len(_runs(db, running=False)) >= 4 and _runs(db, running=True):
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the study ended before it could be killed:\n" + proc.stdout.read()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = _runs(db, running=False)
-    assert 4 <= len(before)
+    before = kill_mid_study(start_compare(tmp_path, CONFIG), db)
 
-    proc = _compare(tmp_path, "--jobs", "2")
+    proc = start_compare(tmp_path, CONFIG, "--jobs", "2")
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     assert "report:" in out
