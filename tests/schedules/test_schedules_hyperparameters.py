@@ -164,3 +164,55 @@ def test_schedules_follow_the_groups_oldest_parameter(fast_path):
         theirs.step()
         lam.step()
     assert torch.allclose(a, a2, rtol=1e-13) and torch.allclose(b, b2, rtol=1e-13)
+
+
+@pytest.mark.parametrize("fast_path", ["auto", "reference"])
+def test_a_frozen_group_and_skipped_steps_still_advance_its_schedule(fast_path):
+    # group b is frozen (no gradients) until step 5, and step 7 is skipped as non-finite (as
+    # GradScaler skips optimizer.step while the torch scheduler still steps)
+    sched = rs.linear(peak=0.1, floor=0.0, total=12)
+    a, b, a2, b2 = (torch.ones(3, dtype=torch.float64, requires_grad=True) for _ in range(4))
+    ours = SGD([{"params": [a]}, {"params": [b]}], lr=sched, skip_nonfinite=True)
+    ours.fast_path = fast_path
+    theirs = torch.optim.SGD([{"params": [a2]}, {"params": [b2]}], lr=1.0)
+    lam = torch.optim.lr_scheduler.LambdaLR(theirs, sched)
+    for t in range(10):
+        for p, q, frozen in ((a, a2, False), (b, b2, t < 5)):
+            for x in (p, q):
+                x.grad = None if frozen else torch.full_like(x, float("nan") if t == 7 else 1.0)
+        ours.step()
+        if t != 7:
+            theirs.step()
+        lam.step()
+    assert ours.skipped_steps == 1
+    assert torch.allclose(a, a2, rtol=1e-13) and torch.allclose(b, b2, rtol=1e-13)
+    assert [g["schedule_step"] for g in ours.param_groups] == [10, 10]
+
+
+def test_hyperparameters_read_when_state_is_created_cannot_be_schedules():
+    w = [torch.zeros(3, requires_grad=True)]
+    with pytest.raises(TypeError, match="initial_accumulator_value cannot be a schedule"):
+        from ravine.optim import Adagrad
+        Adagrad(w, lr=0.1, initial_accumulator_value=lambda t: 0.1)
+    with pytest.raises(TypeError, match="amsgrad cannot be a schedule"):
+        Adam(w, lr=0.1, amsgrad=lambda t: True)
+
+
+def test_a_schedule_that_gives_no_number_names_the_hyperparameter():
+    w = torch.zeros(2, requires_grad=True)
+    opt = SGD([w], lr=0.1, momentum=lambda t: None)
+    w.grad = torch.ones(2)
+    with pytest.raises(TypeError, match="momentum.*step 0"):
+        opt.step()
+
+
+def test_betas_given_as_a_list_may_hold_a_schedule():
+    w1 = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    w2 = w1.detach().clone().requires_grad_()
+    m = rs.one_cycle_momentum(total=20)
+    o1, o2 = Adam([w1], lr=0.1, betas=[m, 0.999]), Adam([w2], lr=0.1, betas=(m, 0.999))
+    for _ in range(5):
+        for w, o in ((w1, o1), (w2, o2)):
+            w.grad = torch.tensor([1.0, -2.0], dtype=torch.float64)
+            o.step()
+    assert torch.equal(w1, w2)

@@ -176,12 +176,12 @@ def sharded(optimizer_class: type, process_group: Any = None) -> type:
         self.transform, self._collectives = _across_ranks(self.transform, process_group)
         self.fast_path = self.fast_path  # re-match the fused kernel to the new chain
 
-    def _step_group(self, group: dict) -> None:
+    def _step_group(self, group: dict, step: int = 0) -> None:
         if self._collectives and all(p.grad is None for p in group["params"]):
             for link in self._collectives:  # join the all_reduce with an empty shard
                 link.update([], [], [], group)
             return
-        optimizer_class._step_group(self, group)
+        optimizer_class._step_group(self, group, step)
 
     def _all_finite(self) -> bool:
         finite = optimizer_class._all_finite(self)

@@ -125,10 +125,14 @@ class ChainOptimizer(torch.optim.Optimizer):
         hp = dict(group)
         for key in keys:
             value = group[key]
-            if isinstance(value, tuple):
-                hp[key] = tuple(float(v(step)) if callable(v) else v for v in value)
-            else:
-                hp[key] = float(value(step))
+            try:
+                if isinstance(value, (tuple, list)):
+                    hp[key] = tuple(float(v(step)) if callable(v) else v for v in value)
+                else:
+                    hp[key] = float(value(step))
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"schedule {value!r} for {key} did not give a number at step "
+                                f"{step}: {err}") from None
             try:
                 if key == "lr" and not hp[key] < float("inf"):
                     raise ValueError(f"Invalid lr: {hp[key]!r} (expected a finite number >= 0)")
@@ -153,15 +157,20 @@ class ChainOptimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        # every call counts for the groups' schedules, as a torch scheduler's step() would:
+        # also a skipped step, and a group without gradients now (a frozen layer)
+        counts = [group_step(group, self.state) for group in self.param_groups]
         if self.skip_nonfinite and not self._all_finite():
             self.skipped_steps += 1
             return loss
-        for group in self.param_groups:
-            self._step_group(group)
+        for group, count in zip(self.param_groups, counts, strict=True):
+            self._step_group(group, count)
         return loss
 
-    def _step_group(self, group: dict) -> None:
-        if self._fast_algorithm is not None and step_group(self, self._fast_algorithm, group):
+    def _step_group(self, group: dict, step: int = 0) -> None:
+        """Step one group; ``step`` is the number of steps its schedules have taken."""
+        if self._fast_algorithm is not None and step_group(
+                self, self._fast_algorithm, group, step):
             return
         params = [p for p in group["params"] if p.grad is not None]
         if not params:
@@ -175,10 +184,7 @@ class ChainOptimizer(torch.optim.Optimizer):
             new = self.transform.init([params[i] for i in fresh], group)
             for i, s in zip(fresh, new, strict=True):
                 states[i].update(s)
-        uses_step = self._uses_step(group)
-        step = 0
-        if uses_step:
-            step = group_step(group, self.state)  # steps taken before this one
+        if self._uses_step(group):
             for s in states:
                 if "step" not in s:
                     s["step"] = _step_tensor()

@@ -37,11 +37,14 @@ class Transform:
         validators: per hyperparameter, a function ``(name, value)`` that raises ``ValueError``.
         uses_step: whether the transform reads ``state["step"]`` (the optimizer then keeps a
             per-parameter step count, incremented before the chain runs).
+        fixed_keys: hyperparameters that cannot be schedules, because ``init`` reads them
+            (switches, whose default is a bool, cannot be schedules either).
     """
 
     defaults: dict[str, Any] = {}
     validators: dict[str, Validator] = {}
     uses_step: bool = False
+    fixed_keys: tuple[str, ...] = ()
 
     def __init__(self, **hyperparameters: Any) -> None:
         unknown = set(hyperparameters) - set(self.defaults)
@@ -64,8 +67,13 @@ class Transform:
         checked when the optimizer evaluates it, value by value.
         """
         for key, check in self.validators.items():
-            if key in group and not is_scheduled(group[key]):
+            if key not in group:
+                continue
+            if not is_scheduled(group[key]):
                 check(key, group[key])
+            elif key in self.fixed_keys or isinstance(self.defaults.get(key), bool):
+                raise TypeError(f"{key} cannot be a schedule: {self.name} reads it when it "
+                                "creates the state (or it is a switch)")
 
     def init(self, params: Sequence[Tensor], group: dict) -> list[dict]:
         """Return the new state for each parameter (default: none)."""
@@ -138,8 +146,8 @@ def chain(*transforms: Transform) -> Chain:
 
 
 def is_scheduled(value: Any) -> bool:
-    """Whether a hyperparameter value is (or, as a tuple, holds) a schedule ``step -> value``."""
-    if isinstance(value, tuple):
+    """Whether a hyperparameter value is (or, as a tuple or list, holds) a schedule."""
+    if isinstance(value, (tuple, list)):
         return any(callable(v) for v in value)
     return callable(value) and not isinstance(value, Tensor)
 
@@ -153,11 +161,12 @@ def group_step(group: dict, state: Any) -> int:
     """Count one step of a group with schedules; return the steps it took before this one.
 
     The count is kept in the group as ``"schedule_step"`` (saved in ``state_dict()``), so a
-    group's schedules follow the optimizer's own steps, as a torch scheduler does, even when
-    some of its parameters get no gradient in a step. A group saved before the key existed
-    starts from its oldest parameter's ``state["step"]`` (``state`` maps parameters to their
-    state). Call once per step of the group, before its counts are incremented. Without
-    schedules nothing is counted (0), which keeps small models' steps cheap.
+    group's schedules follow the optimizer's own ``step()`` calls, as a torch scheduler does,
+    even when some or all of its parameters get no gradient in a step, or the step is skipped.
+    A group saved before the key existed starts from its oldest parameter's ``state["step"]``
+    (``state`` maps parameters to their state). Call once per ``step()`` call, before any count
+    is incremented. Without schedules nothing is counted (0), which keeps small models' steps
+    cheap.
     """
     if not scheduled_keys(group):
         return 0

@@ -25,6 +25,7 @@ class scale_by_adagrad(Transform):
     """
 
     defaults = {"lr_decay": 0.0, "initial_accumulator_value": 0.0, "eps": 1e-10}
+    fixed_keys = ("initial_accumulator_value",)  # read by init
     validators = {"lr_decay": non_negative, "initial_accumulator_value": non_negative,
                   "eps": non_negative}
     uses_step = True

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...transforms.base import group_step, scheduled_keys
+from ...transforms.base import scheduled_keys
 from . import compiler
 from .algorithms import Algorithm
 from .csource import render
@@ -76,8 +76,11 @@ def kernel(algorithm: Algorithm, dtype: str, flags: dict[str, int]):
     return fn
 
 
-def step_group(opt: Any, algorithm: Algorithm, group: dict) -> bool:
-    """One step of ``group`` through the kernel; ``False`` (nothing changed) if it can't."""
+def step_group(opt: Any, algorithm: Algorithm, group: dict, step: int = 0) -> bool:
+    """One step of ``group`` through the kernel; ``False`` (nothing changed) if it can't.
+
+    ``step`` is the number of steps the group's schedules have taken (``group_step``).
+    """
     params = group["params"]
     grads = list(map(_GRAD, params))  # C-level loops: the per-step cost of a small model
     if not all(map(operator.is_not, grads, _NONES)):  # (`None in grads` would call __eq__)
@@ -96,10 +99,10 @@ def step_group(opt: Any, algorithm: Algorithm, group: dict) -> bool:
     if layout is not None and layout.matches(opt, group, params, flags, counted):
         if not _grads_qualify(params, grads, layout.dtype):
             return False
-        layout.run(opt, group, params, grads)
+        layout.run(opt, group, params, grads, step)
         return True
     layouts.pop(id(group), None)
-    return _first_step(opt, algorithm, group, params, grads, flags, counted, layouts)
+    return _first_step(opt, algorithm, group, params, grads, flags, counted, layouts, step)
 
 
 class _Layout:
@@ -142,8 +145,7 @@ class _Layout:
                 return False
         return True
 
-    def run(self, opt, group, params, grads) -> None:
-        step = group_step(group, opt.state) if self.counted else 0
+    def run(self, opt, group, params, grads, step) -> None:
         values = self.algorithm.hyper(opt._hyperparameters(group, step))
         table = self.table
         table[:, 0] = list(map(_DATA_PTR, params))
@@ -162,7 +164,7 @@ def _grads_qualify(params, grads, dtype) -> bool:
     return all(map(_CONTIGUOUS, grads)) and all(map(_CONTIGUOUS, params))
 
 
-def _first_step(opt, algorithm, group, params, grads, flags, counted, layouts) -> bool:
+def _first_step(opt, algorithm, group, params, grads, flags, counted, layouts, step) -> bool:
     """Validate everything, create state as the reference does, step, and cache the layout."""
     dtype = params[0].dtype
     name = _DTYPES.get(dtype)
@@ -183,7 +185,6 @@ def _first_step(opt, algorithm, group, params, grads, flags, counted, layouts) -
         new = opt.transform.init([params[i] for i in fresh], group)
         for i, s in zip(fresh, new, strict=True):
             states[i].update(s)
-    step = 0
     step_mode = 0
     if counted:
         steps = []
@@ -193,8 +194,7 @@ def _first_step(opt, algorithm, group, params, grads, flags, counted, layouts) -
             steps.append(s["step"])
         scalars = [s.get(k) for s in states for k in algorithm.scalar_keys]
         if not _steps_qualify(steps + scalars):
-            return _reference_rest(opt, group, params, states)
-        step = group_step(group, opt.state)
+            return _reference_rest(opt, group, params, states, step)
         step_mode = 2 | _STEP_DTYPES[steps[0].dtype]
     elif algorithm.uses_step:
         raise RuntimeError(f"{type(opt).__name__}: the chain reads step but _uses_step is False")
@@ -234,9 +234,8 @@ def _steps_qualify(steps: list) -> bool:
         for t in steps)
 
 
-def _reference_rest(opt, group, params, states) -> bool:
+def _reference_rest(opt, group, params, states, step) -> bool:
     # unusual step tensors (e.g. loaded as ints): count as the reference does and let it run
-    step = group_step(group, opt.state)
     for s in states:
         s["step"] += 1
     opt._reference_update(group, params, states, step)
