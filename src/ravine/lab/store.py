@@ -13,8 +13,9 @@ and ravine's own three tables:
 
 A store written before ``grad_evals`` existed (no ``grad_evals`` / ``evals_to_target``
 columns) is upgraded when opened: the columns are added and filled from ``step`` /
-``steps`` / ``steps_to_target``, which is exact for that version, whose optimizers all took one
-gradient per step.
+``steps`` / ``steps_to_target``, which is exact for that version's finished runs, whose
+optimizers all took one gradient per step (a diverged run is counted one too many when its last
+step stopped at a non-finite loss before the backward pass).
 
 A run's metric rows are written in the same transaction that marks it finished, so a process
 killed at any moment leaves either a finished run with all its rows or a 'running' row without
