@@ -22,7 +22,26 @@ from ... import transforms as _t
 from .algorithms import Algorithm, MomentumBufferState
 from .csource import KernelSource
 
-__all__ = ["PER_TENSOR"]
+__all__ = ["GLOBAL_NORM_PASS", "PER_TENSOR"]
+
+# clip_by_global_norm's norm pass, as the reference forms it: each tensor's norm in its dtype,
+# then min(1, max_norm / (N + 1e-6)) for the whole group (``factor``)
+GLOBAL_NORM_PASS = dict(
+    n_acc=1,
+    reduce="""
+        const T gi = MAXIMIZE ? -g[i] : g[i];
+        acc0 += (double)gi * (double)gi;
+    """,
+    finalize="""
+        const T norm = (T)sqrt(sum0);   /* each tensor's norm, in its dtype */
+        g0 += (double)norm * (double)norm;
+    """,
+    finalize_global="""
+        const T total = (T)sqrt(g0);
+        T coef = (T)max_norm / (total + (T)1e-6);
+        if (coef > (T)1) coef = (T)1;
+        factor = (double)coef;
+    """)
 
 _ADAM_PROLOGUE = """
     const double bias1 = 1.0 - pow(beta1, t);
@@ -174,22 +193,8 @@ class ClipGlobalNormAlgorithm(Algorithm):
 
     def source(self, flags):
         return KernelSource(
-            buffers=(), hyper=("lr", "max_norm"), n_acc=1,
+            buffers=(), hyper=("lr", "max_norm"), **GLOBAL_NORM_PASS,
             prologue="const T nlr = (T)(-lr), coef = (T)factor;",
-            reduce="""
-                const T gi = MAXIMIZE ? -g[i] : g[i];
-                acc0 += (double)gi * (double)gi;
-            """,
-            finalize="""
-                const T norm = (T)sqrt(sum0);   /* each tensor's norm, in its dtype */
-                g0 += (double)norm * (double)norm;
-            """,
-            finalize_global="""
-                const T total = (T)sqrt(g0);
-                T coef = (T)max_norm / (total + (T)1e-6);
-                if (coef > (T)1) coef = (T)1;
-                factor = (double)coef;
-            """,
             body="""
                 const T gi = MAXIMIZE ? -g[i] : g[i];
                 p[i] = p[i] + gi * coef * nlr;

@@ -27,6 +27,7 @@ from typing import Any
 
 from ... import transforms as _t
 from .algorithms import Algorithm
+from .algorithms_per_tensor import GLOBAL_NORM_PASS
 from .csource import KernelSource
 from .philox_source import NOISE_C
 
@@ -138,19 +139,7 @@ class PrefixedAlgorithm(Algorithm):
                 {raw}
                 #define GRAD_IN ((GRAD_RAW) * clip_coef)
             """
-            extra = dict(
-                n_acc=1,
-                reduce="const T gi = GRAD_RAW;\nacc0 += (double)gi * (double)gi;",
-                finalize="""
-                    const T norm = (T)sqrt(sum0);   /* each tensor's norm, in its dtype */
-                    g0 += (double)norm * (double)norm;
-                """,
-                finalize_global="""
-                    const T total = (T)sqrt(g0);
-                    T coef = (T)max_norm / (total + (T)1e-6);
-                    if (coef > (T)1) coef = (T)1;
-                    factor = (double)coef;
-                """)
+            extra = GLOBAL_NORM_PASS
         else:
             # t counts this step (1-based): the reference's sqrt(eta / (1 + t0)^gamma), t0 = t - 1
             hyper, prologue = ("noise_eta", "noise_gamma"), f"""

@@ -39,6 +39,11 @@ extern double sin(double);
     k0 = (k0 + 0x9E3779B9ull) & M32; k1 = (k1 + 0xBB67AE85ull) & M32; }
 #define PHILOX_10 { PHILOX_ROUND PHILOX_ROUND PHILOX_ROUND PHILOX_ROUND PHILOX_ROUND \
                     PHILOX_ROUND PHILOX_ROUND PHILOX_ROUND PHILOX_ROUND PHILOX_ROUND }
+/* the words c0..c3 of counter j (step t, key) after ten rounds, as 64-bit variables */
+#define PHILOX_WORDS(j) \
+    uint64_t c0 = (j) & M32, c1 = (j) >> 32, c2 = t & M32, c3 = t >> 32; \
+    uint64_t k0 = key & M32, k1 = key >> 32; \
+    PHILOX_10
 
 /* ravine.transforms.philox._radius_f32: sqrt(-2 log((m + 1) 2^-24)), operation for operation */
 static inline float radius_f32(int32_t m) {
@@ -80,10 +85,7 @@ static void noise_blocks_f32(float *restrict out, uint64_t first, int64_t count,
         const uint64_t j0 = (first + (uint64_t)b) * PHILOX_LANES;
         #pragma omp simd
         for (int l = 0; l < PHILOX_LANES; ++l) {
-            const uint64_t j = j0 + (uint64_t)l;
-            uint64_t c0 = j & M32, c1 = j >> 32, c2 = t & M32, c3 = t >> 32;
-            uint64_t k0 = key & M32, k1 = key >> 32;
-            PHILOX_10
+            PHILOX_WORDS(j0 + (uint64_t)l)
             const float r1 = radius_f32((int32_t)(c0 >> 8)), r2 = radius_f32((int32_t)(c2 >> 8));
             float cos1, sin1, cos2, sin2;
             cos_sin_f32((int32_t)(c1 >> 8), &cos1, &sin1);
@@ -102,10 +104,7 @@ static void noise_blocks_f64(double *restrict out, uint64_t first, int64_t count
         const uint64_t j0 = (first + (uint64_t)b) * PHILOX_LANES;
         #pragma omp simd
         for (int l = 0; l < PHILOX_LANES; ++l) {
-            const uint64_t j = j0 + (uint64_t)l;
-            uint64_t c0 = j & M32, c1 = j >> 32, c2 = t & M32, c3 = t >> 32;
-            uint64_t k0 = key & M32, k1 = key >> 32;
-            PHILOX_10
+            PHILOX_WORDS(j0 + (uint64_t)l)
             const double u = (double)(int64_t)(((c0 << 21) | (c1 >> 11)) + 1) * 0x1p-53;
             const double a = (double)(int64_t)((c2 << 21) | (c3 >> 11)) * two_pi_53;
             const double r = sqrt(log(u) * -2.0);
