@@ -142,10 +142,14 @@ def _cos_sin_f32(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x = p * p
     sn = p * (_SIN[0] + x * (_SIN[1] + x * (_SIN[2] + x * _SIN[3])))
     cn = _COS[0] + x * (_COS[1] + x * (_COS[2] + x * (_COS[3] + x * _COS[4])))
-    q = q & 3
-    cos = np.select([q == 0, q == 1, q == 2], [cn, -sn, -cn], sn)
-    sin = np.select([q == 0, q == 1, q == 2], [sn, cn, -sn], -cn)
-    return cos, sin
+    # quadrant q: (cos, sin) = (cn, sn), (-sn, cn), (-cn, -sn), (sn, -cn): a swap on odd q, then
+    # sign flips (bit for bit a negation)
+    swap = (q & 1).astype(bool)
+    cos = np.where(swap, sn, cn).view(np.uint32)
+    sin = np.where(swap, cn, sn).view(np.uint32)
+    cos ^= (((q + 1) >> 1) & 1).astype(np.uint32) << np.uint32(31)
+    sin ^= ((q >> 1) & 1).astype(np.uint32) << np.uint32(31)
+    return cos.view(np.float32), sin.view(np.float32)
 
 
 def _box_muller_f32(x_u: np.ndarray, x_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -71,9 +71,13 @@ static inline void cos_sin_f32(int32_t m, float *c, float *s) {
                                                             + x * -0x1.98fb46p-13f)));
     const float cn = 1.0f + x * (-0.5f + x * (0x1.555538p-5f + x * (-0x1.6c06eap-10f
                                                                    + x * 0x1.98e7a2p-16f)));
-    const int32_t r = q & 3;
-    *c = r == 0 ? cn : (r == 1 ? -sn : (r == 2 ? -cn : sn));
-    *s = r == 0 ? sn : (r == 1 ? cn : (r == 2 ? -sn : -cn));
+    /* quadrant q: (cos, sin) = (cn, sn), (-sn, cn), (-cn, -sn), (sn, -cn); the negations as
+       sign-bit flips (the same bits as a negation) */
+    const int swap = q & 1;
+    union { float f; uint32_t u; } cv = { swap ? sn : cn }, sv = { swap ? cn : sn };
+    cv.u ^= (uint32_t)(((q + 1) >> 1) & 1) << 31;
+    sv.u ^= (uint32_t)((q >> 1) & 1) << 31;
+    *c = cv.f; *s = sv.f;
 }
 
 /* normals of blocks first .. first + count - 1 of stream (key, t) into out, in element order */
