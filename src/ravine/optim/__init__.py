@@ -3,7 +3,9 @@
 Each class is one :func:`~ravine.transforms.chain` of transforms wrapped in
 :class:`ChainOptimizer` (a ``torch.optim.Optimizer``) with torch's signature, defaults and
 state keys where torch has the same optimizer (``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``,
-``AdamW``, ``NAdam``, ``RAdam``, ``Adamax``), plus ``NAdamW``, ``Lion``, ``LAMB`` and ``LARS``.
+``AdamW``, ``NAdam``, ``RAdam``, ``Adamax``), plus ``NAdamW``, ``Lion``, ``LAMB`` and ``LARS``,
+and the schedule-free ``SGDScheduleFree`` and ``AdamWScheduleFree`` (no learning-rate schedule;
+``eval()``/``train()`` move the parameters to the average and back).
 The wrappers ``Lookahead``, ``SAM`` and ``GradientAccumulation`` take any optimizer and are
 optimizers themselves, with their own state saved next to the inner one.
 """
@@ -24,6 +26,7 @@ from .classes import (
     RMSprop,
 )
 from .lbfgs import LBFGS
+from .schedule_free import AdamWScheduleFree, ScheduleFreeOptimizer, SGDScheduleFree
 from .wrappers import SAM, GradientAccumulation, Lookahead, OptimizerWrapper
 
 __all__ = [
@@ -32,9 +35,11 @@ __all__ = [
     "LBFGS",
     "SAM",
     "SGD",
+    "SGDScheduleFree",
     "Adagrad",
     "Adam",
     "AdamW",
+    "AdamWScheduleFree",
     "Adamax",
     "ChainOptimizer",
     "GradientAccumulation",
@@ -45,4 +50,5 @@ __all__ = [
     "OptimizerWrapper",
     "RAdam",
     "RMSprop",
+    "ScheduleFreeOptimizer",
 ]

@@ -6,7 +6,8 @@ state, ``update`` does the math, hyperparameters are read from the group at ever
 chain into a ``torch.optim.Optimizer``. This package holds momentum (heavy ball, Nesterov),
 the adaptive families (AdaGrad, RMSProp, Adam/AMSGrad, Adamax, NAdam, RAdam), Lion, the LAMB and
 LARS trust ratios, coupled L2 and decoupled weight decay, the L1 proximal step, clipping by
-global norm and by value, annealed gradient noise, and the final ``-lr`` scaling.
+global norm and by value, annealed gradient noise, the schedule-free average, and the final
+``-lr`` scaling.
 """
 
 from .adaptive import scale_by_adam, scale_by_adamax, scale_by_nadam, scale_by_radam
@@ -17,6 +18,11 @@ from .noise import add_gradient_noise
 from .proximal import prox_l1
 from .rms import scale_by_adagrad, scale_by_rms
 from .scaling import scale_by_lr
+from .schedule_free import (
+    average_schedule_free,
+    average_schedule_free_adam,
+    scale_by_debiased_rms,
+)
 from .sign import scale_by_lion
 from .trust_ratio import scale_by_lars, scale_by_trust_ratio
 from .weight_decay import add_decayed_weights, add_l2
@@ -27,6 +33,8 @@ __all__ = [
     "add_decayed_weights",
     "add_gradient_noise",
     "add_l2",
+    "average_schedule_free",
+    "average_schedule_free_adam",
     "chain",
     "clip_by_global_norm",
     "clip_by_value",
@@ -34,6 +42,7 @@ __all__ = [
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_adamax",
+    "scale_by_debiased_rms",
     "scale_by_lars",
     "scale_by_lion",
     "scale_by_lr",
