@@ -47,6 +47,11 @@ from ravine.transforms import (
     scale_by_lr,
 )
 
+try:  # the reference implementation of the schedule-free optimizers (a dev dependency)
+    import schedulefree
+except ImportError:
+    schedulefree = None
+
 
 @dataclass
 class Entry:
@@ -104,6 +109,14 @@ OPTIMIZERS = {
     "AdamW noise": Entry(
         _chain(lambda: chain(add_gradient_noise(), scale_by_adam(), add_decayed_weights(),
                              scale_by_lr()), **ADAMW), nbytes=28),
+    # read p, g, z (and v); write p, z (and v). The anchors are the schedulefree package's
+    # for-loop and foreach paths (it has no fused one)
+    "SGD schedule-free": Entry(
+        _cls(ro.SGDScheduleFree, lr=1e-3), getattr(schedulefree, "SGDScheduleFree", None),
+        dict(lr=1e-3), nbytes=20),
+    "AdamW schedule-free": Entry(
+        _cls(ro.AdamWScheduleFree, lr=1e-3), getattr(schedulefree, "AdamWScheduleFree", None),
+        dict(lr=1e-3), nbytes=28),
 }
 TORCH_KINDS = {"for-loop": dict(foreach=False), "foreach": dict(foreach=True),
                "fused": dict(fused=True)}
@@ -209,6 +222,8 @@ def make_stepper(kind: str, entry: Entry, params):
         return NoiseDraw(params)
     else:
         opt = entry.torch_cls(params, **entry.kwargs, **TORCH_KINDS[kind])
+        if hasattr(opt, "train"):  # the schedulefree package starts in eval mode
+            opt.train()
         if entry.clip is not None:
             opt = _Clipped(opt, params, entry.clip, foreach=kind != "for-loop")
     opt.step()  # state creation and kernel build happen outside the timing
