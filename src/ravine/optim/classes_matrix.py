@@ -108,7 +108,9 @@ class Muon(ChainOptimizer):
             only at the first step).
         adjust_lr_fn: None, "original" or "match_rms_adamw".
         ns_dtype: the dtype of the iteration (ravine's addition): ``torch.bfloat16``, torch's
-            choice, gives torch's iterates bit for bit; ``torch.float64`` the exact map.
+            choice, gives torch's iterates bit for bit (one matrix at a time); other dtypes
+            run the matrices of one shape as a batch: ``torch.float32`` is the fast choice on
+            CPUs without bfloat16 arithmetic, ``torch.float64`` the exact map.
         skip_nonfinite: see :class:`~ravine.optim.ChainOptimizer`.
 
     Example:

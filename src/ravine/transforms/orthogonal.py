@@ -2,8 +2,8 @@
 
 ``chain(scale_by_ema_momentum(), orthogonalize_newton_schulz(), scale_by_shape_ratio(),
 add_decayed_weights(), scale_by_lr())`` is torch.optim.Muon. The orthogonalization is the
-costly part (a few matrix products per step and matrix); it stacks the matrices of one shape
-and runs the iteration as batched matrix products.
+costly part (a few matrix products per step and matrix); outside bfloat16 it stacks the
+matrices of one shape and runs the iteration as batched matrix products.
 """
 
 from __future__ import annotations
@@ -48,17 +48,18 @@ def _adjust_lr_fn(name, value):
 
 def newton_schulz(matrices: Tensor, coefficients=NS_COEFFICIENTS, steps: int = 5,
                   eps: float = 1e-7) -> Tensor:
-    """Approximately orthogonalize a batch of wide matrices by the quintic Newton–Schulz map.
+    """Approximately orthogonalize a wide matrix, or a batch of them, by the quintic
+    Newton–Schulz map.
 
     Args:
-        matrices: shape ``(k, m, n)`` with ``m <= n``, in the dtype to compute in (changed in
-            place: each matrix is first divided by its Frobenius norm).
+        matrices: shape ``(m, n)`` or ``(k, m, n)``, ``m <= n``, in the dtype to compute in
+            (changed in place: each matrix is first divided by its Frobenius norm).
         coefficients: ``(a, b, c)`` of the quintic.
         steps: number of iterations.
         eps: floor of the norm (a zero matrix stays zero).
 
     Returns:
-        The iterates ``X_steps``, shape ``(k, m, n)``.
+        The iterates ``X_steps``, the shape of ``matrices``.
 
     Update rule, per matrix ``G``::
 
@@ -67,13 +68,15 @@ def newton_schulz(matrices: Tensor, coefficients=NS_COEFFICIENTS, steps: int = 5
 
     On the singular values this is ``s <- a s + b s^3 + c s^5``; Jordan's coefficients drive
     every ``s`` in ``(0, 1]`` into about ``[0.7, 1.2]`` within 5 steps (below: 0.986 -> 0.71,
-    0.164 -> 1.04), so ``X`` approximates ``U V^T`` of the SVD ``G = U S V^T``.
+    0.164 -> 1.04), so ``X`` approximates ``U V^T`` of the SVD ``G = U S V^T``. A 2-D input
+    runs torch.optim.Muon's exact sequence of operations (``addmm``); a batch runs ``baddbmm``,
+    whose bfloat16 roundings differ from ``addmm``'s in about 1% of small matrices.
 
     Example:
         >>> import torch
-        >>> g = torch.tensor([[[3.0, 0.0], [0.0, 0.5]]], dtype=torch.float64)
-        >>> newton_schulz(g, steps=5).diagonal(dim1=-2, dim2=-1).round(decimals=2)
-        tensor([[0.7100, 1.0400]], dtype=torch.float64)
+        >>> g = torch.tensor([[3.0, 0.0], [0.0, 0.5]], dtype=torch.float64)
+        >>> newton_schulz(g, steps=5).diagonal().round(decimals=2)
+        tensor([0.7100, 1.0400], dtype=torch.float64)
 
     References:
         Jordan et al., "Muon: An optimizer for hidden layers in neural networks", 2024.
@@ -81,10 +84,15 @@ def newton_schulz(matrices: Tensor, coefficients=NS_COEFFICIENTS, steps: int = 5
     """
     a, b, c = coefficients
     x = matrices
-    x.div_(torch.linalg.vector_norm(x, dim=(-2, -1), keepdim=True).clamp_(min=eps))
+    if x.dim() == 2:
+        addmm = torch.addmm
+        x.div_(x.norm().clamp(min=eps))
+    else:
+        addmm = torch.baddbmm
+        x.div_(torch.linalg.vector_norm(x, dim=(-2, -1), keepdim=True).clamp_(min=eps))
     for _ in range(steps):
         gram = x @ x.mT
-        x = torch.baddbmm(x, torch.baddbmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+        x = addmm(x, addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
     return x
 
 
@@ -129,11 +137,16 @@ class orthogonalize_newton_schulz(Transform):
 
     Args:
         compute_dtype: the dtype of the iteration (a constructor argument, not a group
-            hyperparameter). ``torch.bfloat16``, the default, is what torch.optim.Muon uses, bit
-            for bit; ``torch.float64`` gives the exact arithmetic of the same map.
+            hyperparameter). ``torch.bfloat16``, the default, is torch.optim.Muon's choice;
+            ``torch.float32`` is faster on CPUs without bfloat16 arithmetic; ``torch.float64``
+            gives the exact arithmetic of the same map.
+        batched: stack the matrices of one shape (and device) and iterate them with batched
+            matrix products. Default: batched unless ``compute_dtype`` is bfloat16, where the
+            per-matrix products reproduce torch.optim.Muon bit for bit (bfloat16 ``baddbmm``
+            rounds differently from ``addmm`` in about 1% of small matrices, and one flipped
+            bit grows along a trajectory).
 
-    Matrices of the same shape (and device) are stacked and iterated with batched matrix
-    products. Updates that are not 2-D raise ``ValueError``.
+    Updates that are not 2-D raise ``ValueError``.
 
     References:
         Jordan et al., "Muon: An optimizer for hidden layers in neural networks", 2024.
@@ -143,19 +156,32 @@ class orthogonalize_newton_schulz(Transform):
     validators = {"ns_coefficients": _ns_coefficients, "ns_steps": _ns_steps,
                   "eps": non_negative}
 
-    def __init__(self, *, compute_dtype: torch.dtype = torch.bfloat16, **hyperparameters):
+    def __init__(self, *, compute_dtype: torch.dtype = torch.bfloat16,
+                 batched: bool | None = None, **hyperparameters):
         if not isinstance(compute_dtype, torch.dtype) or not compute_dtype.is_floating_point:
             raise TypeError(f"Invalid compute_dtype: {compute_dtype!r} (expected a floating "
                             "torch.dtype)")
+        if batched is not None and not isinstance(batched, bool):
+            raise TypeError(f"Invalid batched: {batched!r} (expected None, True or False)")
         super().__init__(**hyperparameters)
         self.compute_dtype = compute_dtype
+        self.batched = compute_dtype != torch.bfloat16 if batched is None else batched
 
     def update(self, updates, states, params, group):
-        by_shape = defaultdict(list)
-        for i, u in enumerate(updates):
+        for u in updates:
             if u.dim() != 2:
                 raise ValueError(f"Muon only supports 2D parameters whereas we found a "
                                  f"parameter with size: {tuple(u.shape)}")
+        hp = group["ns_coefficients"], group["ns_steps"], group["eps"]
+        if not self.batched:
+            for u in updates:
+                x = u.to(self.compute_dtype)
+                tall = u.shape[0] > u.shape[1]
+                x = newton_schulz(x.T if tall else x, *hp)
+                u.copy_(x.T if tall else x)
+            return updates
+        by_shape = defaultdict(list)
+        for i, u in enumerate(updates):
             by_shape[(min(u.shape), max(u.shape), u.device)].append(i)
         for (rows, cols, device), indices in by_shape.items():
             stack = torch.empty((len(indices), rows, cols), dtype=self.compute_dtype,
@@ -163,15 +189,15 @@ class orthogonalize_newton_schulz(Transform):
             for j, i in enumerate(indices):
                 u = updates[i]
                 stack[j].copy_(u.mT if u.shape[0] > u.shape[1] else u)
-            result = newton_schulz(stack, group["ns_coefficients"], group["ns_steps"],
-                                   group["eps"])
+            result = newton_schulz(stack, *hp)
             for j, i in enumerate(indices):
                 u = updates[i]
                 u.copy_(result[j].mT if u.shape[0] > u.shape[1] else result[j])
         return updates
 
     def __repr__(self) -> str:
-        return super().__repr__()[:-1] + f", compute_dtype={self.compute_dtype})"
+        return (super().__repr__()[:-1]
+                + f", compute_dtype={self.compute_dtype}, batched={self.batched})")
 
 
 class scale_by_shape_ratio(Transform):
