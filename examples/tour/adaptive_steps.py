@@ -1,5 +1,4 @@
-"""Adaptive steps: Adam and RMSprop make equal progress on every coordinate of a badly scaled
-problem.
+"""Adaptive steps: Adam and RMSprop move every coordinate of a badly scaled problem alike.
 
 On ``f(x) = sum_i d_i x_i^2 / 2`` with curvatures ``d_i`` from 0.01 to 100 (condition 1e4), SGD
 is stable only for ``lr < 2 / max d_i``, so coordinate ``i`` shrinks as ``(1 - lr d_i)^t`` and the
