@@ -112,6 +112,7 @@ def main(out_dir: str | Path, quick: bool = False) -> dict:
         axes[2].semilogy(losses, ls="-" if pname == "diagonal" else "--",
                          color={"S": "C3", "R": "C1", "A": "C0"}[oname[0]],
                          label=f"{oname.split(' (')[0]}, {pname}")
+    axes[2].set_ylim(1e-16, 1e2)
     axes[2].set_title("loss: diagonal (solid) vs rotated (dashed)")
     axes[2].set_xlabel("step")
     axes[2].legend(fontsize=8)
