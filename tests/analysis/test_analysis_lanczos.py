@@ -63,3 +63,13 @@ def test_eigenvalue_arguments_are_validated():
         lanczos(lambda v: v, x + 1, 0)
     with pytest.raises(ValueError, match="v0"):
         lanczos(lambda v: v, x, 3)
+
+
+def test_lanczos_non_finite_point_or_product_is_a_clear_error():
+    """A nan point (e.g. a diverged run's weights) is a ValueError, not LAPACK's error."""
+    f = lambda x: (x**4).sum()  # noqa: E731
+    with pytest.raises(ValueError, match="finite"):
+        hessian_eigenvalues(f, torch.tensor([float("nan"), 1.0, 2.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="not finite"):  # finite point, infinite curvature
+        hessian_eigenvalues(lambda x: (x.abs() ** 1.5).sum(),
+                            torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64))

@@ -89,6 +89,9 @@ def lanczos(
     for j in range(max_steps):
         q = Q[:, j]
         w = matvec(q)
+        if not bool(torch.isfinite(w).all()):
+            raise ValueError(f"the operator's product at Lanczos step {j + 1} is not finite "
+                             "(a Hessian at a point where the function is not finite?)")
         steps += 1
         alpha = torch.dot(q, w)
         w = w - alpha * q - (betas[-1] * Q[:, j - 1] if j > 0 else 0.0)
@@ -221,6 +224,8 @@ def extreme_eigenpairs(
         raise ValueError(f"k must be an integer in [1, {obj.n}], got {k!r}")
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
+    if not bool(torch.isfinite(obj.x0).all()):
+        raise ValueError("the point x must be finite (it holds inf or nan)")
     steps = max_steps if max_steps is not None else min(obj.n, 300 + 2 * k)
     if steps < k:
         raise ValueError(f"max_steps must be >= k = {k}, got {steps}")
