@@ -8,6 +8,8 @@ and the schedule-free ``SGDScheduleFree`` and ``AdamWScheduleFree`` (no learning
 ``eval()``/``train()`` move the parameters to the average and back).
 The wrappers ``Lookahead``, ``SAM`` and ``GradientAccumulation`` take any optimizer and are
 optimizers themselves, with their own state saved next to the inner one.
+The classic ``Adadelta``, ``Rprop`` and averaged SGD ``ASGD`` are torch.optim drop-ins too
+(:mod:`.classes_classic`).
 """
 
 from .base import ChainOptimizer
@@ -25,17 +27,20 @@ from .classes import (
     RAdam,
     RMSprop,
 )
+from .classes_classic import ASGD, Adadelta, Rprop
 from .lbfgs import LBFGS
 from .schedule_free import AdamWScheduleFree, ScheduleFreeOptimizer, SGDScheduleFree
 from .wrappers import SAM, GradientAccumulation, Lookahead, OptimizerWrapper
 
 __all__ = [
+    "ASGD",
     "LAMB",
     "LARS",
     "LBFGS",
     "SAM",
     "SGD",
     "SGDScheduleFree",
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -50,5 +55,6 @@ __all__ = [
     "OptimizerWrapper",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "ScheduleFreeOptimizer",
 ]

@@ -8,10 +8,12 @@ the adaptive families (AdaGrad, RMSProp, Adam/AMSGrad, Adamax, NAdam, RAdam), Li
 LARS trust ratios, coupled L2 and decoupled weight decay, the L1 proximal step, clipping by
 global norm and by value, annealed gradient noise, the schedule-free average, and the final
 ``-lr`` scaling.
+The classic Adadelta, Rprop and averaged-SGD (ASGD) steps are in :mod:`.classic`.
 """
 
 from .adaptive import scale_by_adam, scale_by_adamax, scale_by_nadam, scale_by_radam
 from .base import Chain, Transform, chain
+from .classic import scale_by_adadelta, scale_by_asgd, scale_by_rprop
 from .clipping import clip_by_global_norm, clip_by_value
 from .momentum import scale_by_momentum
 from .noise import add_gradient_noise
@@ -39,9 +41,11 @@ __all__ = [
     "clip_by_global_norm",
     "clip_by_value",
     "prox_l1",
+    "scale_by_adadelta",
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_adamax",
+    "scale_by_asgd",
     "scale_by_debiased_rms",
     "scale_by_lars",
     "scale_by_lion",
@@ -50,5 +54,6 @@ __all__ = [
     "scale_by_nadam",
     "scale_by_radam",
     "scale_by_rms",
+    "scale_by_rprop",
     "scale_by_trust_ratio",
 ]
