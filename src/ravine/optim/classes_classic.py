@@ -99,13 +99,13 @@ class ASGD(ChainOptimizer):
         >>> import torch
         >>> from ravine.optim import ASGD
         >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
-        >>> opt = ASGD([w], lr=0.1, lambd=0.0, t0=0)
+        >>> opt = ASGD([w], lr=0.125, lambd=0.0, t0=0)
         >>> for _ in range(3):
         ...     opt.zero_grad(); (w ** 2).sum().backward(); _ = opt.step()
-        >>> w.tolist()  # the iterates: 0.8 w0, 0.64 w0, 0.512 w0
-        [0.512, -1.024]
+        >>> w.tolist()  # the iterates: 0.75 w0, 0.5625 w0, 0.421875 w0
+        [0.421875, -0.84375]
         >>> opt.state[w]["ax"].tolist()  # the average of the iterates from step t0 + 2 = 2 on
-        [0.576, -1.152]
+        [0.4921875, -0.984375]
     """
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
