@@ -207,6 +207,9 @@ from .algorithms_prefixed import PlainAlgorithm, prefixed_for  # noqa: E402
 
 ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE, *NADAM_RADAM,
                                *PER_TENSOR, *CHAINS, PlainAlgorithm()]
+from .algorithms_classic import CLASSIC  # noqa: E402
+
+ALGORITHMS += CLASSIC
 _composed: dict[tuple, Algorithm | None] = {}
 
 
