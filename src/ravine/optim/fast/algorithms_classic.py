@@ -171,8 +171,12 @@ class ASGDAlgorithm(Algorithm):
                 const T nw = FMA(gi, neta, pi * c);   /* p.mul(1 - lambd eta).add_(g, -eta) */
                 const T u = nw == pi ? (T)0 : nw - pi;  /* the change; 0 where nothing moves */
                 const T pn = pi + u;
-                const T ai = ax[i];
-                ax[i] = average ? ai + (pn - ai) * m : pn;
+                if (average) {   /* ax.add_(p.sub(ax).mul_(mu)) */
+                    const T ai = ax[i];
+                    ax[i] = ai + (pn - ai) * m;
+                } else {
+                    ax[i] = pn;   /* ax.copy_(p): ax is not read */
+                }
                 p[i] = pn;
             """)
 
