@@ -47,6 +47,11 @@ from ravine.transforms import (
     scale_by_lr,
 )
 
+try:  # the reference implementation of the schedule-free optimizers (a dev dependency)
+    import schedulefree
+except ImportError:
+    schedulefree = None
+
 
 @dataclass
 class Entry:
@@ -110,6 +115,14 @@ OPTIMIZERS = {
     "Rprop": Entry(_cls(ro.Rprop, lr=1e-3), torch.optim.Rprop, dict(lr=1e-3), nbytes=28),
     # read p, g; write p, ax (before step t0 the average is a copy: ax is not read)
     "ASGD": Entry(_cls(ro.ASGD, lr=1e-3), torch.optim.ASGD, dict(lr=1e-3), nbytes=16),
+    # read p, g, z (and v); write p, z (and v). The anchors are the schedulefree package's
+    # for-loop and foreach paths (it has no fused one)
+    "SGD schedule-free": Entry(
+        _cls(ro.SGDScheduleFree, lr=1e-3), getattr(schedulefree, "SGDScheduleFree", None),
+        dict(lr=1e-3), nbytes=20),
+    "AdamW schedule-free": Entry(
+        _cls(ro.AdamWScheduleFree, lr=1e-3), getattr(schedulefree, "AdamWScheduleFree", None),
+        dict(lr=1e-3), nbytes=28),
 }
 TORCH_KINDS = {"for-loop": dict(foreach=False), "foreach": dict(foreach=True),
                "fused": dict(fused=True)}
@@ -215,6 +228,8 @@ def make_stepper(kind: str, entry: Entry, params):
         return NoiseDraw(params)
     else:
         opt = entry.torch_cls(params, **entry.kwargs, **TORCH_KINDS[kind])
+        if hasattr(opt, "train"):  # the schedulefree package starts in eval mode
+            opt.train()
         if entry.clip is not None:
             opt = _Clipped(opt, params, entry.clip, foreach=kind != "for-loop")
     opt.step()  # state creation and kernel build happen outside the timing

@@ -43,10 +43,13 @@ def run(opt, params, objective, steps):
     return losses
 
 
-def ill_conditioned_quadratic(dtype=torch.float64, dim=10, condition=100.0, top=10.0):
-    """f(x) = 0.5 sum_i d_i x_i^2, d log-spaced from top/condition to top; returns (x, f)."""
+def ill_conditioned_quadratic(dtype=torch.float64, dim=10, condition=100.0, top=10.0,
+                              shape=None):
+    """f(x) = 0.5 sum_i d_i x_i^2, d log-spaced from top/condition to top; returns (x, f).
+
+    ``shape`` (e.g. ``(1, dim)`` for Muon, which takes only matrices) reshapes ``x``."""
     d = top * torch.logspace(-torch.log10(torch.tensor(condition)).item(), 0, dim, dtype=dtype)
-    x = torch.nn.Parameter(torch.ones(dim, dtype=dtype))
+    x = torch.nn.Parameter(torch.ones(dim, dtype=dtype).reshape(shape or (dim,)))
 
     def f():
         return 0.5 * (d * x * x).sum()

@@ -45,6 +45,8 @@ class Row:
     invalid: tuple[tuple[dict[str, Any], str], ...] = ()
     wrapper: bool = False          # an OptimizerWrapper around an inner ChainOptimizer
     independent_groups: bool = True  # param groups do not interact (SAM's norm couples them)
+    matrix_only: bool = False      # takes only 2-D params (torch.optim.Muon): see matrix_row
+    maximize: bool = True          # the class has torch's maximize argument (Muon has not)
 
     def __repr__(self) -> str:
         return self.id
@@ -79,7 +81,36 @@ def wrapper_row(id, wrapper_cls, wrapper_kwargs, inner_cls, inner_kwargs, invali
                invalid=tuple(invalid), wrapper=True, independent_groups=independent_groups)
 
 
+def _matrices_only(params):
+    """Each group's 2-D tensors: Muon takes nothing else (torch raises ``ValueError``), so the
+    shared problems' biases stay fixed, as a model would hand them to another optimizer."""
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        return [{**g, "params": [p for p in g["params"] if p.dim() == 2]} for g in params]
+    return [p for p in params if p.dim() == 2]
+
+
+def matrix_row(id, cls, torch_cls, group2, invalid, **kwargs):
+    """A row for a matrix-only optimizer: both factories get the 2-D tensors of each group."""
+    def factory(optimizer_cls):
+        def make(params, **overrides):
+            return optimizer_cls(_matrices_only(params), **{**kwargs, **overrides})
+        return make
+    return Row(id, factory(cls), factory(torch_cls), group2, tuple(invalid), matrix_only=True,
+               maximize=False)
+
+
+def shaped(row, tensor):
+    """``tensor`` as a 1 x n matrix for a matrix-only row (Muon), else unchanged."""
+    return tensor.reshape(1, -1) if row.matrix_only else tensor
+
+
 ADAM_INVALID = (NEG_LR, BAD_BETA0, BAD_BETA1, NEG_EPS, NEG_WD)
+ADAFACTOR_INVALID = (NEG_LR, NEG_WD, ({"d": 0.5}, "d"), ({"beta2_decay": 0.1}, "beta2_decay"),
+                     ({"eps": (None, -1e-3)}, "eps"), ({"eps": (-1e-30, 1e-3)}, "eps"))
+MUON_INVALID = (NEG_LR, NEG_WD, ({"momentum": -0.5}, "momentum"),
+                ({"adjust_lr_fn": "spectral"}, "adjust_lr_fn"), ({"ns_steps": 100}, "ns_steps"),
+                ({"ns_coefficients": (3.4445, -4.775)}, "ns_coefficients"))
 
 TORCH_ROWS = [
     torch_row("sgd", ro.SGD, torch.optim.SGD, {"lr": 0.02}, lr=0.05),
@@ -141,6 +172,16 @@ TORCH_ROWS = [
     # t0 = 20: the average (mu < 1) starts within the runs
     torch_row("asgd_averaging", ro.ASGD, torch.optim.ASGD, {"alpha": 0.5}, lr=5e-3, t0=20,
               lambd=1e-2, weight_decay=1e-3),
+    # eps1 = 1e-2 floors the variance of the MLP's vanishing gradients, where 1-ulp differences
+    # grow chaotically (torch's own foreach and for-loop paths part by 3e-8 in 200 steps there)
+    torch_row("adafactor", ro.Adafactor, torch.optim.Adafactor, {"lr": 5e-3}, lr=1e-2,
+              eps=(1e-2, 1e-3), invalid=ADAFACTOR_INVALID),
+    torch_row("adafactor_wd_eps", ro.Adafactor, torch.optim.Adafactor, {"weight_decay": 0.0},
+              lr=1e-2, weight_decay=0.1, eps=(1e-2, 1e-3), d=2.0, beta2_decay=-0.5),
+    matrix_row("muon", ro.Muon, torch.optim.Muon, {"lr": 1e-2}, MUON_INVALID, lr=2e-2),
+    matrix_row("muon_plain_match_rms", ro.Muon, torch.optim.Muon, {"momentum": 0.8},
+               MUON_INVALID, lr=2e-2, nesterov=False, weight_decay=0.0,
+               adjust_lr_fn="match_rms_adamw"),
 ]
 
 OTHER_ROWS = [

@@ -66,6 +66,12 @@ OWN_CASES = [(n, getattr(ro, c), kw) for n, c, kw in [
     ("lars", "LARS", dict(lr=0.5, weight_decay=1e-2, trust_coefficient=0.02)),
     ("lars_nesterov_max", "LARS", dict(lr=0.5, nesterov=True, maximize=True)),
     ("lars_plain", "LARS", dict(lr=0.5, momentum=0.0, weight_decay=0.1)),
+    ("sgd_schedulefree", "SGDScheduleFree", dict(lr=0.1, weight_decay=0.1, warmup_steps=2)),
+    ("sgd_schedulefree_max", "SGDScheduleFree", dict(lr=0.1, momentum=0.3, r=1.0,
+                                                     maximize=True)),
+    ("adamw_schedulefree", "AdamWScheduleFree", dict(lr=0.05, weight_decay=0.1, eps=1e-3)),
+    ("adamw_schedulefree_max", "AdamWScheduleFree", dict(lr=0.05, betas=(0.6, 0.9),
+                                                         warmup_steps=3, maximize=True)),
 ] if hasattr(ro, c)]
 SHAPES = [(1,), (37,), (16, 33), (130, 70)]
 TOL = {torch.float64: 1e-12, torch.float32: 1e-6}

@@ -42,7 +42,7 @@ CHAIN_ROWS = [r for r in ROWS if not r.wrapper]
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 @pytest.mark.parametrize("row", CHAIN_ROWS, ids=[r.id for r in CHAIN_ROWS])
 def test_registry_fast_path_agrees(row, dtype, monkeypatch):
-    probe = row.make([torch.zeros(2, requires_grad=True)])
+    probe = row.make([torch.zeros(1, 2, requires_grad=True)])  # 2-D: Muon takes only matrices
     assert isinstance(probe, ChainOptimizer)
     if algorithm_for(probe.transform) is None:
         pytest.skip(f"no fused kernel for {probe.transform!r} yet (runs the reference path)")

@@ -34,7 +34,7 @@ def _run(opt, params, steps, start=0):
 
 
 def _tensor_lr(row):
-    lr = row.make([torch.zeros(1, requires_grad=True)]).defaults["lr"]
+    lr = row.make([torch.zeros(1, 1, requires_grad=True)]).defaults["lr"]  # Muon: 2-D only
     return torch.tensor([lr], dtype=torch.float64)  # 1-element, not 0-dim
 
 

@@ -168,3 +168,90 @@ def test_sgd_dampening_must_be_a_number(value):
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], dampening=value)
     with pytest.raises(TypeError, match="dampening"):
         ro.SGD([torch.nn.Parameter(torch.zeros(2))], dampening=value)
+
+
+# Adafactor and Muon (torch 2.13). Muon takes only 2-D parameters, so these are probed with a
+# 3 x 2 matrix; Adafactor's eps is the pair (eps1, eps2), probed one entry at a time.
+MATRIX_ARGUMENTS = {
+    "Adafactor": ("lr", "beta2_decay", "eps[0]", "eps[1]", "d", "weight_decay"),
+    "Muon": ("lr", "momentum", "weight_decay"),
+}
+
+
+def _matrix_kwargs(argument: str, value) -> dict:
+    if argument == "eps[0]":
+        return {"eps": (value, 1e-3)}
+    if argument == "eps[1]":
+        return {"eps": (None, value)}
+    return {argument: value}
+
+
+def _matrix_outcome(cls, kwargs: dict):
+    param = torch.nn.Parameter(torch.zeros(3, 2, dtype=torch.float64))
+    try:
+        cls([param], **kwargs)
+    except (ValueError, TypeError, RuntimeError) as error:
+        return error
+    return None
+
+
+MATRIX_CASES = [(name, arg, value) for name, args in MATRIX_ARGUMENTS.items() for arg in args
+                for value in NUMBERS + NOT_NUMBERS]
+
+
+@pytest.mark.parametrize("name,argument,value", MATRIX_CASES,
+                         ids=[f"{n}-{a}-{v!r}" for n, a, v in MATRIX_CASES])
+def test_matrix_optimizers_raise_exactly_when_torch_raises(name, argument, value):
+    kwargs = _matrix_kwargs(argument, value)
+    theirs = _matrix_outcome(getattr(torch.optim, name), kwargs)
+    ours = _matrix_outcome(getattr(ro, name), kwargs)
+    assert type(ours) is type(theirs), (kwargs, theirs, ours)
+    _check_message(getattr(ro, name), argument, ours)
+
+
+MATRIX_TENSOR_CASES = [(name, lr_id, flags) for name in MATRIX_ARGUMENTS for lr_id in TENSOR_LRS
+                       for flags in FLAGS if _takes(getattr(torch.optim, name), flags)]
+
+
+@pytest.mark.parametrize("name,lr_id,flags", MATRIX_TENSOR_CASES,
+                         ids=[f"{n}-{i}-{'-'.join(f) or 'default'}"
+                              for n, i, f in MATRIX_TENSOR_CASES])
+def test_matrix_optimizers_take_tensor_lr_where_torch_does(name, lr_id, flags):
+    kwargs = {"lr": TENSOR_LRS[lr_id], **flags}
+    theirs = _matrix_outcome(getattr(torch.optim, name), kwargs)
+    ours = _matrix_outcome(getattr(ro, name), kwargs)
+    assert type(ours) is type(theirs), (kwargs, theirs, ours)
+    _check_message(getattr(ro, name), "lr", ours)
+
+
+def test_matrix_sweep_covers_both_outcomes():
+    for name, args in MATRIX_ARGUMENTS.items():
+        outcomes = {_matrix_outcome(getattr(torch.optim, name), _matrix_kwargs(a, v)) is None
+                    for a in args for v in NUMBERS}
+        assert outcomes == {True, False}, name
+
+
+@pytest.mark.parametrize("value", [None, "original", "match_rms_adamw", "spectral", 1.0])
+def test_muon_adjust_lr_fn_like_torch(value):
+    theirs = _matrix_outcome(torch.optim.Muon, {"adjust_lr_fn": value})
+    ours = _matrix_outcome(ro.Muon, {"adjust_lr_fn": value})
+    assert type(ours) is type(theirs), (value, theirs, ours)
+    _check_message(ro.Muon, "adjust_lr_fn", ours)
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3, 4)])
+def test_muon_rejects_non_matrices_like_torch(shape):
+    for cls in (torch.optim.Muon, ro.Muon):
+        with pytest.raises(ValueError, match="2D parameters"):
+            cls([torch.nn.Parameter(torch.zeros(shape))])
+
+
+@pytest.mark.parametrize("kwargs", [{"ns_steps": 100}, {"ns_steps": -1}, {"ns_steps": 2.0},
+                                    {"ns_coefficients": (1.0, 2.0)}, {"eps": -1e-7}])
+def test_muon_checks_what_torch_checks_only_at_step_or_never(kwargs):
+    """The deliberate difference: ravine rejects these when the optimizer is built; torch
+    builds it (and raises ValueError at the first step for ns_steps >= 100 or 2
+    coefficients, silently runs no iteration for ns_steps < 0)."""
+    assert _matrix_outcome(torch.optim.Muon, kwargs) is None
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        ro.Muon([torch.nn.Parameter(torch.zeros(3, 2))], **kwargs)

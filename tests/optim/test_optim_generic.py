@@ -7,7 +7,7 @@ import io
 import pytest
 import torch
 from optim_problems import flat, ill_conditioned_quadratic, make_mlp, run, two_groups
-from optim_registry import ROWS
+from optim_registry import ROWS, shaped
 
 from ravine.optim import ChainOptimizer, OptimizerWrapper
 
@@ -20,7 +20,7 @@ def _chain_optimizer(opt):
 
 @pytest.mark.parametrize("row", ROWS, ids=ids)
 def test_decreases_loss_on_ill_conditioned_quadratic(row):
-    x, f = ill_conditioned_quadratic()
+    x, f = ill_conditioned_quadratic(shape=shaped(row, torch.zeros(10)).shape)
     opt = row.make([x])
     losses = run(opt, [x], f, 150)
     assert losses[-1] < 0.5 * losses[0], losses[::15]
@@ -81,7 +81,7 @@ def test_param_groups_use_their_own_hyperparameters(row):
 @pytest.mark.parametrize("row", ROWS, ids=ids)
 def test_params_without_gradients_are_skipped(row):
     model, loss_fn = make_mlp()
-    unused = torch.nn.Parameter(torch.randn(3, dtype=torch.float64))
+    unused = torch.nn.Parameter(shaped(row, torch.randn(3, dtype=torch.float64)))
     before = unused.detach().clone()
     opt = row.make([{"params": list(model.parameters())}, {"params": [unused]}])
     run(opt, None, loss_fn, 5)

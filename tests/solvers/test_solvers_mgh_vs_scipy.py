@@ -80,7 +80,8 @@ def _scipy(problem, method):
 
 
 # Newton-CG runs on a subset (its scipy reference with xtol=1e-12 takes minutes on the full
-# set; meyer, gulf and wood run to maxiter for scipy's and ravine's alike).
+# set; scipy's runs to maxiter on meyer, gulf and wood; ravine's reaches gulf's and wood's
+# minima, see test_solvers_second_order.py).
 NEWTON_CG_SUBSET = {"rosenbrock", "freudenstein_roth", "beale", "helical_valley", "box_3d",
                     "gaussian", "bard", "osborne2", "chebyquad_8", "brown_almost_linear_10",
                     "discrete_boundary_value_10", "broyden_tridiagonal_10", "trigonometric_10",

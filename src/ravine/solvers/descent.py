@@ -38,7 +38,8 @@ STATUS = {"gtol": 0, "ftol": 0, "xtol": 0, "maxiter": 1, "maxfev": 1, "linesearc
 
 @dataclass
 class StopRules:
-    """Stopping rules: ``|g|_inf <= gtol``; ``(f_k - f_{k+1}) <= ftol max(|f_k|, |f_{k+1}|, 1)``;
+    """Stopping rules: ``|g|_norm <= gtol`` (``norm`` = inf: ``max|g|``, the default; 2: the
+    Euclidean norm); ``(f_k - f_{k+1}) <= ftol max(|f_k|, |f_{k+1}|, 1)``;
     ``|s|_inf <= xtol (1 + |x|_inf)``; ``maxiter`` iterations; ``maxfev`` evaluations of ``fun``.
     A tolerance of 0 disables its rule; ``maxfev=None`` means no limit."""
 
@@ -47,9 +48,14 @@ class StopRules:
     xtol: float
     maxiter: int
     maxfev: int | None
+    norm: float = math.inf
+
+    def small_gradient(self, g: Tensor) -> bool:
+        """Whether ``|g|_norm <= gtol``."""
+        return float(torch.linalg.vector_norm(g, ord=self.norm)) <= self.gtol
 
     def converged(self, g: Tensor, f_old: float, f_new: float, s: Tensor | None, x: Tensor) -> str:
-        if float(g.abs().max()) <= self.gtol:
+        if self.small_gradient(g):
             return "gtol"
         if self.ftol > 0 and f_old - f_new <= self.ftol * max(abs(f_old), abs(f_new), 1.0):
             return "ftol"
@@ -148,7 +154,7 @@ def line_search_descent(
         raise ValueError(f"fun or its gradient is not finite at x0 (f(x0) = {f})")
     f_prev: float | None = None
     nit = 0
-    reason = "gtol" if float(g.abs().max()) <= stop.gtol else ""
+    reason = "gtol" if stop.small_gradient(g) else ""
     while not reason:
         reason = stop.limit(nit, obj.nfev)
         if reason:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ from .trust_region import trust_ncg
 __all__ = ["METHODS", "minimize"]
 
 METHODS = ("gd", "newton", "bfgs", "lbfgs", "cg", "newton-cg", "trust-ncg")
-_COMMON = {"gtol", "ftol", "xtol", "maxiter", "maxfev"}
+_COMMON = {"gtol", "norm", "ftol", "xtol", "maxiter", "maxfev"}
 _SEARCH = {"line_search", "c1", "c2"}
 _EXTRA = {
     "gd": _SEARCH,
@@ -36,7 +37,8 @@ _EXTRA = {
 }
 # Each method's line search. lbfgs: L-BFGS-B's (dcsrch with ftol 1e-3, gtol 0.9, xtol 0.1,
 # at most 20 evaluations); newton-cg: scipy's line_search_wolfe1 (dcsrch, c1 1e-4, c2 0.9,
-# xtol 1e-14, steps in [1e-8, 50]) falling back to a strong-Wolfe zoom, as _line_search_wolfe12.
+# xtol 1e-14, steps in [1e-8, 50]) falling back to a strong-Wolfe zoom, as _line_search_wolfe12,
+# but always from the trial step 1 (NewtonCGRule.first_step).
 _KIND_DEFAULTS = {
     "strong-wolfe": {"xtol": 1e-9, "max_evals": 25},
     "more-thuente": {"xtol": 0.1, "stpmin": 0.0, "stpmax": 1e10, "max_evals": 20},
@@ -76,6 +78,9 @@ def _stop_rules(method: str, n: int, tol: float | None, opts: dict[str, Any]) ->
     xtol = opts.pop("xtol", 0.0)
     maxiter = opts.pop("maxiter", 15000 if method == "lbfgs" else 200 * n)
     maxfev = opts.pop("maxfev", 15000 if method == "lbfgs" else None)
+    norm = opts.pop("norm", 2.0 if method == "trust-ncg" else math.inf)
+    if isinstance(norm, bool) or not isinstance(norm, (int, float)) or not norm >= 1:
+        raise ValueError(f"options['norm'] must be a number >= 1 or math.inf, got {norm!r}")
     for name, value in (("gtol", gtol), ("ftol", ftol), ("xtol", xtol)):
         if not value >= 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
@@ -83,7 +88,7 @@ def _stop_rules(method: str, n: int, tol: float | None, opts: dict[str, Any]) ->
         raise ValueError(f"maxiter must be an integer >= 0, got {maxiter!r}")
     if maxfev is not None and not (isinstance(maxfev, int) and maxfev >= 1):
         raise ValueError(f"maxfev must be None or an integer >= 1, got {maxfev!r}")
-    return StopRules(float(gtol), float(ftol), float(xtol), maxiter, maxfev)
+    return StopRules(float(gtol), float(ftol), float(xtol), maxiter, maxfev, float(norm))
 
 
 def minimize(
@@ -111,7 +116,9 @@ def minimize(
         hess: ``hess(x) -> (n, n)``, for ``newton`` (autograd if None).
         hessp: ``hessp(x, p) -> H p``, for ``newton-cg`` / ``trust-ncg`` (autograd if None).
         tol: sets ``gtol``.
-        options: ``gtol`` (``|g|_inf`` target, default 1e-5), ``ftol`` (relative decrease of
+        options: ``gtol`` (gradient-norm target, default 1e-5), ``norm`` (the norm of that
+            test: ``math.inf``, i.e. ``max|g|``, by default; 2 for ``trust-ncg``, as scipy's
+            trust-ncg; any number >= 1), ``ftol`` (relative decrease of
             ``f``; default 2.2e-9 for ``lbfgs`` as scipy's L-BFGS-B, else 0 = off), ``xtol``
             (``|s|_inf <= xtol (1 + |x|_inf)``, default 0 = off), ``maxiter`` (default ``200 n``;
             15000 for ``lbfgs``), ``maxfev`` (default none; 15000 for ``lbfgs``); per method:
@@ -123,7 +130,9 @@ def minimize(
             ``"strong-wolfe"`` else), ``c1``, ``c2`` (cg: c2 0.1), ``max_cg`` (newton-cg,
             ``20 n``), ``initial_trust_radius``, ``max_trust_radius``, ``eta``. With its
             defaults ``lbfgs`` follows scipy's L-BFGS-B (no bounds) iterate for iterate and
-            ``newton-cg`` scipy's Newton-CG.
+            ``trust-ncg`` scipy's trust-ncg; ``newton-cg`` is scipy's Newton-CG but for the
+            line search's first trial step (always 1), the 2-norm forcing term and a step
+            along negative curvature (:class:`~ravine.solvers.direction_rules.NewtonCGRule`).
         callback: ``callback(x)`` after each iteration; raise ``StopIteration`` to stop.
 
     Returns:

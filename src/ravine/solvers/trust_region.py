@@ -16,11 +16,16 @@ from .result import OptimizeResult
 __all__ = ["steihaug_cg", "trust_ncg"]
 
 
-def _to_boundary(z: Tensor, p: Tensor, radius: float) -> Tensor:
-    """``z + tau p`` with ``tau >= 0`` and ``|z + tau p| = radius``."""
-    a, b, c = float(p.dot(p)), 2.0 * float(z.dot(p)), float(z.dot(z)) - radius * radius
-    tau = (-b + math.sqrt(max(b * b - 4.0 * a * c, 0.0))) / (2.0 * a)
-    return z + tau * p
+def _boundary_steps(z: Tensor, d: Tensor, radius: float) -> tuple[float, float]:
+    """The roots ``ta <= 0 <= tb`` of ``|z + t d| = radius`` (``|z| <= radius``), computed
+    without cancellation (Golub & Van Loan, section 2.7)."""
+    a, b, c = float(d.dot(d)), 2.0 * float(z.dot(d)), float(z.dot(z)) - radius * radius
+    root = math.sqrt(max(b * b - 4.0 * a * c, 0.0))
+    q = -0.5 * (b + math.copysign(root, b))
+    if q == 0.0:  # z = 0 and radius = 0
+        return 0.0, 0.0
+    t1, t2 = q / a, c / q
+    return min(t1, t2), max(t1, t2)
 
 
 def steihaug_cg(
@@ -38,8 +43,10 @@ def steihaug_cg(
     Returns:
         ``(p, on_boundary)``.
 
-    Math: linear CG on ``H p = -g`` from ``p = 0``; at negative curvature, or when an iterate
-    leaves the region, follow the current CG direction to the boundary.
+    Math: linear CG on ``H p = -g`` from ``p = 0``. When an iterate leaves the region, follow
+    the current CG direction ``d`` forward to the boundary; at a direction of nonpositive
+    curvature, move along ``+-d`` to whichever of the two boundary points has the lower model
+    value (N&W Algorithm 7.2: ``tau`` minimizing ``m`` on ``|z + tau d| = radius``).
 
     References:
         Steihaug, "The conjugate gradient method and trust regions in large scale
@@ -63,11 +70,15 @@ def steihaug_cg(
         hd = hessp(d)
         dhd = float(d.dot(hd))
         if dhd <= 0.0:
-            return _to_boundary(z, d, radius), True
+            # m(z + t d) - m(z) = t r.d + t^2 d.Hd / 2: the boundary point of lower model value
+            ta, tb = _boundary_steps(z, d, radius)
+            rd = float(r.dot(d))
+            t = ta if ta * rd + 0.5 * ta * ta * dhd < tb * rd + 0.5 * tb * tb * dhd else tb
+            return z + t * d, True
         alpha = rr / dhd
         z_next = z + alpha * d
         if float(torch.linalg.vector_norm(z_next)) >= radius:
-            return _to_boundary(z, d, radius), True
+            return z + _boundary_steps(z, d, radius)[1] * d, True
         z = z_next
         r = r + alpha * hd
         rr_next = float(r.dot(r))
@@ -91,7 +102,9 @@ def trust_ncg(
 
     Math: ``rho = (f(x) - f(x + p)) / (m(0) - m(p))``; ``rho < 1/4``: radius /= 4;
     ``rho > 3/4`` on the boundary: radius = min(2 radius, max_trust_radius); accept when
-    ``rho > eta``. The inner tolerance is ``min(0.5, sqrt|g|) |g|``.
+    ``rho > eta``. The inner tolerance is ``min(0.5, sqrt|g|) |g|`` (2-norms). With
+    ``stop.norm = 2`` (the default of ``minimize``) it stops as scipy's trust-ncg, on
+    ``|g|_2 <= gtol``, and follows its iterates.
 
     References:
         Nocedal & Wright, Numerical Optimization, 2006, Algorithms 4.1 and 7.2.
@@ -110,7 +123,7 @@ def trust_ncg(
         raise ValueError(f"fun or its gradient is not finite at x0 (f(x0) = {f})")
     radius = float(initial_trust_radius)
     nit = 0
-    reason = "gtol" if float(g.abs().max()) <= stop.gtol else ""
+    reason = "gtol" if stop.small_gradient(g) else ""
     while not reason:
         reason = stop.limit(nit, obj.nfev)
         if reason:

@@ -204,9 +204,10 @@ from .algorithms_chains import CHAINS  # noqa: E402
 from .algorithms_nadam_radam import NADAM_RADAM  # noqa: E402
 from .algorithms_per_tensor import PER_TENSOR  # noqa: E402
 from .algorithms_prefixed import PlainAlgorithm, prefixed_for  # noqa: E402
+from .algorithms_schedule_free import SCHEDULE_FREE  # noqa: E402
 
 ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE, *NADAM_RADAM,
-                               *PER_TENSOR, *CHAINS, PlainAlgorithm()]
+                               *PER_TENSOR, *CHAINS, *SCHEDULE_FREE, PlainAlgorithm()]
 from .algorithms_classic import CLASSIC  # noqa: E402
 
 ALGORITHMS += CLASSIC
