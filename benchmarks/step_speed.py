@@ -109,6 +109,12 @@ OPTIMIZERS = {
     "AdamW noise": Entry(
         _chain(lambda: chain(add_gradient_noise(), scale_by_adam(), add_decayed_weights(),
                              scale_by_lr()), **ADAMW), nbytes=28),
+    # read p, g, square_avg, acc_delta; write p and both
+    "Adadelta": Entry(_cls(ro.Adadelta, lr=1.0), torch.optim.Adadelta, dict(lr=1.0), nbytes=28),
+    # read p, g, prev, step_size; write p and both
+    "Rprop": Entry(_cls(ro.Rprop, lr=1e-3), torch.optim.Rprop, dict(lr=1e-3), nbytes=28),
+    # read p, g; write p, ax (before step t0 the average is a copy: ax is not read)
+    "ASGD": Entry(_cls(ro.ASGD, lr=1e-3), torch.optim.ASGD, dict(lr=1e-3), nbytes=16),
     # read p, g, z (and v); write p, z (and v). The anchors are the schedulefree package's
     # for-loop and foreach paths (it has no fused one)
     "SGD schedule-free": Entry(

@@ -158,6 +158,20 @@ TORCH_ROWS = [
               weight_decay=0.1, decoupled_weight_decay=True),
     torch_row("adamax", ro.Adamax, torch.optim.Adamax, {"betas": (0.8, 0.99)}, lr=1e-2,
               weight_decay=1e-3, invalid=ADAM_INVALID),
+    # lr and eps keep Adadelta off its edge of stability, where 1-ulp differences blow up
+    torch_row("adadelta", ro.Adadelta, torch.optim.Adadelta, {"lr": 0.1}, lr=0.3, eps=1e-3,
+              invalid=(NEG_LR, NEG_WD, NEG_EPS, ({"rho": 1.5}, "rho"))),
+    torch_row("adadelta_wd", ro.Adadelta, torch.optim.Adadelta, {"rho": 0.95}, lr=1.0,
+              weight_decay=1e-2),
+    torch_row("rprop", ro.Rprop, torch.optim.Rprop, {"etas": (0.4, 1.1)}, lr=1e-3,
+              invalid=(NEG_LR, ({"etas": (1.5, 1.2)}, "etas"), ({"etas": (0.5, 0.9)}, "etas"),
+                       ({"step_sizes": (1e-6,)}, "step_sizes"))),
+    torch_row("rprop_step_sizes", ro.Rprop, torch.optim.Rprop, {"lr": 1e-3}, lr=1e-2,
+              step_sizes=(1e-4, 0.05), invalid=(NEG_LR, ({"step_sizes": 0.1}, "step_sizes"))),
+    torch_row("asgd", ro.ASGD, torch.optim.ASGD, {"lr": 1e-3}, lr=2e-3),
+    # t0 = 20: the average (mu < 1) starts within the runs
+    torch_row("asgd_averaging", ro.ASGD, torch.optim.ASGD, {"alpha": 0.5}, lr=5e-3, t0=20,
+              lambd=1e-2, weight_decay=1e-3),
     # eps1 = 1e-2 floors the variance of the MLP's vanishing gradients, where 1-ulp differences
     # grow chaotically (torch's own foreach and for-loop paths part by 3e-8 in 200 steps there)
     torch_row("adafactor", ro.Adafactor, torch.optim.Adafactor, {"lr": 5e-3}, lr=1e-2,

@@ -44,6 +44,18 @@ _MORE = [
     ("radam_decoupled", "RAdam", dict(lr=0.1, betas=(0.9, 0.99), weight_decay=0.1,
                                       decoupled_weight_decay=True)),
 ]
+_MORE += [
+    ("adadelta", "Adadelta", dict(lr=0.5)),
+    ("adadelta_wd_max", "Adadelta", dict(lr=1.0, rho=0.8, eps=1e-4, weight_decay=0.1,
+                                         maximize=True)),
+    ("rprop", "Rprop", dict(lr=0.1)),
+    ("rprop_clamped_max", "Rprop", dict(lr=0.1, etas=(0.3, 1.5), step_sizes=(0.05, 0.2),
+                                        maximize=True)),
+    ("asgd", "ASGD", dict(lr=0.05, lambd=0.1)),
+    # t0 = 2: the average starts at step 4 of 6
+    ("asgd_average_wd_max", "ASGD", dict(lr=0.05, t0=2, alpha=0.5, weight_decay=0.1,
+                                         maximize=True)),
+]
 CASES += [(n, getattr(ro, c), kw) for n, c, kw in _MORE if hasattr(ro, c)]
 # no torch.optim anchor for these
 OWN_CASES = [(n, getattr(ro, c), kw) for n, c, kw in [
@@ -83,7 +95,7 @@ def _train(cls, kwargs, dtype, fast_path, steps=6, shapes=SHAPES):
 
 
 def _assert_near(actual, expected, tol, what):
-    scale = expected.abs().max().clamp_min(1e-300)
+    scale = expected.double().abs().max().clamp_min(1e-300)  # (1e-300 is 0 in float32)
     err = ((actual.double() - expected.double()).abs().max() / scale).item()
     assert err <= tol, f"{what}: relative error {err:.3g} > {tol:g}"
 

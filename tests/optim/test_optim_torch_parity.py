@@ -82,4 +82,5 @@ def test_nonfinite_gradient_matches_torch_by_default(row):
     assert torch.equal(torch.isinf(ours), torch.isinf(theirs))
     finite = torch.isfinite(theirs)
     assert torch.allclose(ours[finite], theirs[finite], rtol=0, atol=1e-12)
-    assert not torch.isfinite(theirs).all()  # the nan did reach the parameters
+    # the nan did reach the parameters (not in Rprop: it reads signs, and sign(nan) is 0)
+    assert not torch.isfinite(theirs).all() or row.id.startswith("rprop")

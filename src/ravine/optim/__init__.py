@@ -9,6 +9,8 @@ and the schedule-free ``SGDScheduleFree`` and ``AdamWScheduleFree`` (no learning
 ``Adafactor`` and ``Muon`` (torch.optim 2.13's) use the matrix structure of the parameters.
 The wrappers ``Lookahead``, ``SAM`` and ``GradientAccumulation`` take any optimizer and are
 optimizers themselves, with their own state saved next to the inner one.
+The classic ``Adadelta``, ``Rprop`` and averaged SGD ``ASGD`` are torch.optim drop-ins too
+(:mod:`.classes_classic`).
 """
 
 from .base import ChainOptimizer
@@ -26,12 +28,14 @@ from .classes import (
     RAdam,
     RMSprop,
 )
+from .classes_classic import ASGD, Adadelta, Rprop
 from .classes_matrix import Adafactor, Muon
 from .lbfgs import LBFGS
 from .schedule_free import AdamWScheduleFree, ScheduleFreeOptimizer, SGDScheduleFree
 from .wrappers import SAM, GradientAccumulation, Lookahead, OptimizerWrapper
 
 __all__ = [
+    "ASGD",
     "Adafactor",
     "Muon",
     "LAMB",
@@ -40,6 +44,7 @@ __all__ = [
     "SAM",
     "SGD",
     "SGDScheduleFree",
+    "Adadelta",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -54,5 +59,6 @@ __all__ = [
     "OptimizerWrapper",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "ScheduleFreeOptimizer",
 ]

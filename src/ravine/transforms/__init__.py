@@ -10,10 +10,12 @@ global norm and by value, annealed gradient noise, the schedule-free average, an
 ``-lr`` scaling.
 Adafactor's factored second moment, block-RMS clipping and relative step (``factored``) and
 Muon's EMA momentum and Newton–Schulz orthogonalization (``orthogonal``).
+The classic Adadelta, Rprop and averaged-SGD (ASGD) steps are in :mod:`.classic`.
 """
 
 from .adaptive import scale_by_adam, scale_by_adamax, scale_by_nadam, scale_by_radam
 from .base import Chain, Transform, chain
+from .classic import scale_by_adadelta, scale_by_asgd, scale_by_rprop
 from .clipping import clip_by_global_norm, clip_by_value
 from .factored import (
     add_lr_decayed_weights,
@@ -61,9 +63,11 @@ __all__ = [
     "clip_by_global_norm",
     "clip_by_value",
     "prox_l1",
+    "scale_by_adadelta",
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_adamax",
+    "scale_by_asgd",
     "scale_by_debiased_rms",
     "scale_by_lars",
     "scale_by_lion",
@@ -72,5 +76,6 @@ __all__ = [
     "scale_by_nadam",
     "scale_by_radam",
     "scale_by_rms",
+    "scale_by_rprop",
     "scale_by_trust_ratio",
 ]

@@ -208,6 +208,9 @@ from .algorithms_schedule_free import SCHEDULE_FREE  # noqa: E402
 
 ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE, *NADAM_RADAM,
                                *PER_TENSOR, *CHAINS, *SCHEDULE_FREE, PlainAlgorithm()]
+from .algorithms_classic import CLASSIC  # noqa: E402
+
+ALGORITHMS += CLASSIC
 _composed: dict[tuple, Algorithm | None] = {}
 
 
