@@ -37,6 +37,7 @@ class Algorithm:
         first_flag: whether the kernel has a ``FIRST`` variant for tensors whose lazily created
             state (e.g. SGD's momentum buffer) starts this step.
         norm_pass: whether the kernel sums over the group first (it then takes no prefix).
+        prefixable: whether a clipping or noise prefix may be fused in front of it.
         word_keys: per-tensor integer state entries (e.g. ``noise_key``) the runner places in
             the pointer table after the state buffers' pointers, as the kernel's ``words``.
     """
@@ -47,6 +48,7 @@ class Algorithm:
     first_flag = False
     scalar_keys: tuple[str, ...] = ()
     norm_pass = False  # a first pass over the group (norms) before the update
+    prefixable = True  # whether a clip or noise prefix may be fused in front (norm_pass: never)
     word_keys: tuple[str, ...] = ()  # integer state passed by value (gradient noise's key)
 
     def flags(self, group: dict) -> dict[str, int] | None:

@@ -107,32 +107,19 @@ class RpropAlgorithm(Algorithm):
             """)
 
 
+# ASGD: after the loops have used this step's eta and mu, store the next step's, per tensor
+# (torch: eta = lr / (1 + lambd lr t)^alpha, mu = 1 / max(1, t - t0), in step's dtype)
 _ASGD_FINISH = """
-/* ASGD: after the loops have used this step's eta and mu, store the next step's, per tensor
-   (torch: eta = lr / (1 + lambd lr t)^alpha, mu = 1 / max(1, t - t0), in step's dtype) */
-void ravine_step_loops(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
-                       int step_dbl, int n_threads);
-void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const double *hp,
-                 int step_dbl, int n_threads) {
-    ravine_step_loops(n, bufs, numel, hp, step_dbl, n_threads);
-    const double lr = hp[0], lambd = hp[1], alpha = hp[2], t0 = hp[3];
-    for (int64_t k = 0; k < n; ++k) {
-        void *const *b = bufs + k * NBUF;
-        const double t = (step_dbl & 1) ? *(const double *)b[STEP]
-                                        : (double)*(const float *)b[STEP];
-        const double eta = lr / pow(1.0 + lambd * lr * t, alpha);
-        const double excess = t - t0;
-        const double mu = 1.0 / (excess > 1.0 ? excess : 1.0);
-        if (step_dbl & 1) {
-            *(double *)b[STEP + 1] = eta;
-            *(double *)b[STEP + 2] = mu;
-        } else {
-            *(float *)b[STEP + 1] = (float)eta;
-            *(float *)b[STEP + 2] = (float)mu;
-        }
+    const double next_eta = lr / pow(1.0 + lambd * lr * t, alpha);
+    const double excess = t - t0;
+    const double next_mu = 1.0 / (excess > 1.0 ? excess : 1.0);
+    if (step_dbl & 1) {
+        *(double *)eta_ptr = next_eta;
+        *(double *)mu_ptr = next_mu;
+    } else {
+        *(float *)eta_ptr = (float)next_eta;
+        *(float *)mu_ptr = (float)next_mu;
     }
-}
-#define ravine_step ravine_step_loops /* the template's entry point, wrapped above */
 """
 
 
@@ -143,9 +130,9 @@ class ASGDAlgorithm(Algorithm):
     transforms = (_t.add_l2, _transform("scale_by_asgd"))
     uses_step = True
     scalar_keys = ("eta", "mu")
-    # no norm pass, but the flag is what keeps prefixes (and the add_l2-less variant) away:
-    # a gradient-noise prefix replaces the preamble, which holds the eta/mu update
-    norm_pass = True
+    # its eta/mu are per-tensor scalar state, which the prefixed (clip, noise) wrapper does not
+    # carry: a prefixed ASGD chain runs the reference
+    prefixable = False
 
     def flags(self, group):
         return {**super().flags(group), "WD": int(group["weight_decay"] != 0)}
@@ -160,7 +147,7 @@ class ASGDAlgorithm(Algorithm):
     def source(self, flags):
         return KernelSource(
             buffers=("ax",), scalars=("eta", "mu"),
-            hyper=("lr", "lambd", "alpha", "t0", "weight_decay"), preamble=_ASGD_FINISH,
+            hyper=("lr", "lambd", "alpha", "t0", "weight_decay"), finish=_ASGD_FINISH,
             prologue="""
                 const T c = (T)(1.0 - lambd * eta), neta = (T)(-eta), m = (T)mu;
                 const T wd = (T)weight_decay;

@@ -180,7 +180,7 @@ def prefixed_for(kinds: tuple[type, ...], algorithms: list[Algorithm]) -> Algori
     prefix = kinds[0] if kinds and kinds[0] in (_CLIP_VALUE, _CLIP_NORM, _NOISE) else None
     rest = kinds[1:] if prefix is not None else kinds
     for base in algorithms:
-        if base.norm_pass:
+        if base.norm_pass or not base.prefixable:
             continue
         candidates = [base]
         if base.transforms[:1] == (_t.add_l2,):

@@ -154,6 +154,15 @@ static void prepare(void *const *b, const double *hp, int step_dbl) {{
 {prepare}
 }}
 
+/* per-tensor scalar state updated once per step after the loops (e.g. ASGD's eta, mu, which the
+   loops read first) */
+static void finish(void *const *b, const double *hp, int step_dbl) {{
+    const double t = read_step(b[STEP], step_dbl);
+    (void)t;
+{hyper}
+{finish}
+}}
+
 #if NACC > 0
 /* one tensor's factor from its chunk sums, added in chunk order (the same for any thread split);
    adds to *global what the algorithm's finalize adds to g0 */
@@ -359,6 +368,8 @@ void ravine_step(int64_t n, void *const *bufs, const int64_t *numel, const doubl
         }}
     }}
 #endif
+    if (HAS_FINISH)
+        for (int64_t k = 0; k < n; ++k) finish(bufs + k * NBUF, hp, step_dbl);
 }}
 """
 
@@ -383,6 +394,7 @@ class KernelSource:
             as ``step``), read as doubles in the prologue.
         prepare: C statements run once per tensor, serially, before the loops (pointers
             ``<scalar>_ptr``; update scalar state here, never in the body).
+        finish: as ``prepare``, after the loops (scalar state the loops read first).
         n_acc: 0, or the number (1-2) of per-tensor sums of a first pass (norms for LAMB,
             LARS, clipping); the kernel then runs ``reduce`` over all elements (adding to
             ``acc0``, ``acc1``, in double), ``finalize`` per tensor (from ``sum0``, ``sum1`` set
@@ -401,6 +413,7 @@ class KernelSource:
     chunk: str = ""
     scalars: tuple[str, ...] = ()
     prepare: str = ""
+    finish: str = ""
     n_acc: int = 0
     reduce: str = ""
     finalize: str = ""
@@ -429,9 +442,11 @@ def render(src: KernelSource, dtype: str, flags: dict[str, int]) -> str:
         nbuf=step + 1 + len(src.scalars), step_index=step,
         flags="\n".join(f"#define {k} {int(v)}" for k, v in sorted(flags.items()))
         + f"\n#define HAS_PREPARE {int(bool(src.prepare.strip()))}"
+        + f"\n#define HAS_FINISH {int(bool(src.finish.strip()))}"
         + f"\n#define HAS_CHUNK_STEP {int(bool(src.chunk.strip()))}",
         pointers=pointers, hyper=hyper, prologue=_indent(src.prologue, 4),
         scalars=scalars, prepare=ptrs + "\n" + _indent(src.prepare, 4),
+        finish=ptrs + "\n" + _indent(src.finish, 4),
         nacc=src.n_acc, has_global=int(bool(src.finalize_global.strip())),
         has_keep=int("KEEP(" in src.reduce and not src.finalize_global.strip()),
         reduce=_indent(src.reduce, 12), finalize=_indent(src.finalize, 8),
