@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 __all__ = ["configure", "run"]
 
@@ -70,17 +71,24 @@ def run(args: argparse.Namespace) -> int:
     """Run the study the arguments describe and print where the report is."""
     if args.list:
         return _list()
-    from .study import ConfigError, study_from_dict
+    from .study import ConfigError, ConfigWarning, study_from_dict
 
     if args.jobs < 1:
         print(f"ravine compare: --jobs must be an integer >= 1, got {args.jobs}", file=sys.stderr)
         return 2
+    where = f" ({args.config})" if args.config else ""
     try:
-        study = study_from_dict(_definition(args))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConfigWarning)
+            study = study_from_dict(_definition(args))
     except ConfigError as exc:
-        where = f" ({args.config})" if args.config else ""
         print(f"ravine compare: bad study definition{where}: {exc}", file=sys.stderr)
         return 2
+    for w in caught:
+        if issubclass(w.category, ConfigWarning):
+            print(f"ravine compare: warning{where}: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     from .execution import run_study
     from .report import write_report
 
