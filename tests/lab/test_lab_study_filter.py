@@ -1,9 +1,11 @@
 """Per-optimizer problem restrictions and lr ranges in a study definition (no runs)."""
 
+import argparse
 import warnings
 
 import pytest
 
+from ravine.lab import cli
 from ravine.lab.execution import batch_pair, expected_runs
 from ravine.lab.study import ConfigError, ConfigWarning, study_from_dict
 from ravine.lab.tuning import search_space
@@ -127,3 +129,22 @@ def test_lab_filter_no_warning_where_lbfgs_does_not_meet_the_set_range():
         _study("sgd", {"name": "lbfgs", "problems": ["ravine"]}, problems=problems)
         _study("sgd", {"name": "lbfgs", "lr_range": [0.5, 1.0]}, problems=problems)
         _study("sgd", "lbfgs")  # the built-in ranges are not the user's
+
+
+def test_lab_filter_cli_problems_narrow_the_restrictions(tmp_path, capsys):
+    path = tmp_path / "study.toml"
+    path.write_text('problems = ["ravine", "rosenbrock", "beale"]\n'
+                    'optimizers = ["sgd", {name = "lbfgs", problems = ["ravine", "beale"]},\n'
+                    '  {name = "sam", problems = ["rosenbrock"]},\n'
+                    '  {name = "adam", skip_problems = ["rosenbrock"]}]\n')
+    args = argparse.Namespace(config=str(path), problems="beale,ravine", optimizers=None,
+                              seeds=None, trials=None)
+    s = study_from_dict(cli._definition(args))
+    assert _pairs(s) == [("beale", "sgd"), ("beale", "lbfgs"), ("beale", "adam"),
+                         ("ravine", "sgd"), ("ravine", "lbfgs"), ("ravine", "adam")]
+    assert "note: optimizer 'sam' runs only on ['rosenbrock'], none of which --problems " \
+        "chose; left out" in capsys.readouterr().err
+    # a misspelt name in a restriction is still reported, not narrowed away
+    path.write_text(path.read_text().replace('["ravine", "beale"]', '["beale", "nope"]'))
+    with pytest.raises(ConfigError, match="'nope' is not a problem"):
+        study_from_dict(cli._definition(args))
