@@ -7,7 +7,8 @@ import pytest
 
 from ravine.lab import cli
 from ravine.lab.execution import batch_pair, expected_runs
-from ravine.lab.study import ConfigError, ConfigWarning, study_from_dict
+from ravine.lab.problems import SURFACES
+from ravine.lab.study import DEFAULT_STUDY, ConfigError, ConfigWarning, study_from_dict
 from ravine.lab.tuning import search_space
 
 PROBLEMS = ["ravine", "rosenbrock", {"name": "mlp_digits", "steps": 20}]
@@ -148,3 +149,20 @@ def test_lab_filter_cli_problems_narrow_the_restrictions(tmp_path, capsys):
     path.write_text(path.read_text().replace('["ravine", "beale"]', '["beale", "nope"]'))
     with pytest.raises(ConfigError, match="'nope' is not a problem"):
         study_from_dict(cli._definition(args))
+
+
+def test_lab_filter_default_study_runs_lbfgs_and_sam_on_the_surfaces_only(capsys):
+    s = study_from_dict(dict(DEFAULT_STUDY))
+    on = {o: [p for p, lab in _pairs(s) if lab == o] for o in ("lbfgs", "sam", "adam")}
+    assert on["lbfgs"] == on["sam"] == list(SURFACES)
+    assert on["adam"] == [p.name for p in s.problems] and len(s.problems) > len(SURFACES)
+    args = argparse.Namespace(config=None, problems="mlp_digits,rosenbrock", optimizers=None,
+                              seeds=None, trials=None)
+    narrowed = study_from_dict(cli._definition(args))
+    assert [o.problems for o in narrowed.optimizers if o.name in ("lbfgs", "sam")] \
+        == [("rosenbrock",)] * 2
+    args.problems = "mlp_digits"
+    only_mlp = study_from_dict(cli._definition(args))
+    assert [o.label for o in only_mlp.optimizers] == [o.label for o in s.optimizers[:4]]
+    assert capsys.readouterr().err.count("none of which --problems chose; left out") == 2
+    assert DEFAULT_STUDY["optimizers"][4]["problems"] == list(SURFACES)  # not narrowed in place

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .optimizers import OPTIMIZERS, OptimizerSpec, available_optimizers
-from .problems import PROBLEMS, Problem, get_problem
+from .problems import PROBLEMS, SURFACES, Problem, get_problem
 
 __all__ = ["BatchStudy", "ConfigError", "ConfigWarning", "Study", "load_config",
            "study_from_dict", "DEFAULT_STUDY"]
@@ -75,9 +75,13 @@ DEFAULT_STUDY: dict[str, Any] = {
     "seeds": 3,
     "trials": 8,
     "problems": [*PROBLEMS],
+    # L-BFGS and SAM on the 2-D surfaces only: there they are cheap and their paths are drawn
+    # next to the first-order ones (examples/studies/second_order.toml compares them further)
     "optimizers": ["sgd", "momentum", "adam",
                    {"name": "momentum", "label": "momentum+warmup_cosine",
-                    "schedule": "warmup_cosine(peak={lr}, warmup={warmup}, total={steps})"}],
+                    "schedule": "warmup_cosine(peak={lr}, warmup={warmup}, total={steps})"},
+                   {"name": "lbfgs", "problems": [*SURFACES]},
+                   {"name": "sam", "problems": [*SURFACES]}],
     "batch_study": {"problem": "mlp_digits", "optimizer": "momentum",
                     "sizes": [16, 32, 64, 128, 256, 512], "epochs": 5},
 }
