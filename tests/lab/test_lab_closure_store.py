@@ -123,7 +123,7 @@ CONFIG = """
 trials = 2
 seeds = 2
 problems = [{name = "rosenbrock", steps = 100}, {name = "mlp_digits", steps = 40}]
-optimizers = ["sam", "lbfgs", "lookahead"]
+optimizers = ["sam", {name = "lbfgs", problems = ["rosenbrock"]}, "lookahead"]
 """
 
 
@@ -140,7 +140,8 @@ def test_lab_closure_sigkill_mid_study_then_resume_keeps_counts(tmp_path):
         rows = c.execute("SELECT run_id, step, grad_evals FROM ravine_metrics").fetchall()
         orphans = c.execute("SELECT COUNT(*) FROM ravine_metrics WHERE run_id NOT IN "
                             "(SELECT id FROM ravine_runs)").fetchone()[0]
-    assert len(runs) == len({k for k, *_ in runs}) == 2 * 3 * (2 + 2)  # no duplicate run
+    assert len(runs) == len({k for k, *_ in runs}) == 5 * (2 + 2)  # no duplicate run
+    assert ("mlp_digits", "lbfgs") not in {(p, o) for _, _, o, _, p, *_ in runs}
     after = {key: rid for key, rid, *_ in runs}
     assert all(after[k] == v for k, v in before.items())  # finished runs kept as they were
     assert orphans == 0

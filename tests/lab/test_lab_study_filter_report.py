@@ -19,9 +19,9 @@ PAIRS = {("ravine", "sgd"), ("ravine", "lbfgs"), ("ravine", "sam"), ("rosenbrock
          ("rosenbrock", "lbfgs"), ("logistic_cancer", "sgd")}
 
 
-def _compare(tmp_path):
+def _compare(tmp_path, *more):
     return main(["compare", "--config", str(tmp_path / "study.toml"), "--store",
-                 str(tmp_path / "store.db"), "--out", str(tmp_path / "out"), "--quiet"])
+                 str(tmp_path / "store.db"), "--out", str(tmp_path / "out"), "--quiet", *more])
 
 
 def _runs(tmp_path):
@@ -36,10 +36,10 @@ def _row(md: str, section: str, problem: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
-def test_lab_filter_study_runs_reports_and_resumes_only_its_pairs(tmp_path, capsys):
+def test_lab_filter_study_runs_reports_and_resumes_only_its_pairs(tmp_path, capfd):
     (tmp_path / "study.toml").write_text(CONFIG)
     assert _compare(tmp_path) == 0
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert "warning" in err and "key 'problems[0].lr_range' does not apply to optimizer " \
         "'lbfgs'" in err and "'optimizers[1].lr_range'" in err
 
@@ -69,6 +69,8 @@ def test_lab_filter_study_runs_reports_and_resumes_only_its_pairs(tmp_path, caps
     fastest = _row(md, "## Fastest to target", "rosenbrock")[2]
     assert fastest in ("sgd", "lbfgs", "none reached the target")
 
-    # rerunning the same definition resumes it: nothing runs again, nothing is added
-    assert _compare(tmp_path) == 0
+    # rerunning the same definition resumes it: nothing runs again, nothing is added; the
+    # worker processes validate the study again without repeating its warning
+    assert _compare(tmp_path, "--jobs", "2") == 0
     assert _runs(tmp_path) == runs
+    assert capfd.readouterr().err.count("does not apply to optimizer") == 1
