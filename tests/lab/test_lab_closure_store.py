@@ -5,6 +5,9 @@ import sqlite3
 import pytest
 from lab_cli_process import kill_mid_study, start_compare
 
+from ravine.lab.optimizers import OptimizerSpec
+from ravine.lab.problems import get_problem
+from ravine.lab.runner import execute_run
 from ravine.lab.store import METRIC_FIELDS, RunStore
 
 # the schema of the store before gradient evaluations were recorded (verbatim)
@@ -61,6 +64,53 @@ def test_lab_closure_store_opens_and_upgrades_a_store_of_the_previous_version(tm
     assert columns == ["run_id", *METRIC_FIELDS]
 
 
+def _write_as_previous_version(path, key, result):
+    """Store ``result`` as the version before ``grad_evals`` did: no counts in rows or summary."""
+    s = result.summary
+    with sqlite3.connect(path) as c:
+        cur = c.execute(
+            "INSERT INTO ravine_runs (study, key, kind, problem, optimizer, seed, params, status, "
+            "objective, steps_to_target, steps, reason, started) VALUES "
+            "('st', ?, 'final', 'ravine', 'sgd', 0, '{}', ?, ?, ?, ?, ?, 0.0)",
+            (key, result.status, s["objective"], s.get("steps_to_target"), s["steps"],
+             s.get("reason")))
+        c.executemany("INSERT INTO ravine_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      [(cur.lastrowid, *r[:-1]) for r in result.rows])
+
+
+@pytest.mark.parametrize("lr,log_every,stopped", [
+    (0.1, 7, None),           # finished: one gradient per step
+    (1e8, 7, "loss"),         # non-finite mini-batch loss between two records: no backward
+    (1e8, 1, "recorded"),     # the recorded loss after a step is non-finite: backward done
+    (1e10, 7, "gradient"),    # finite loss, non-finite gradient: backward done
+])
+def test_lab_closure_store_upgrade_counts_diverged_runs_exactly(tmp_path, lr, log_every,
+                                                                 stopped):
+    # the current runner counts backward passes; on a first-order run it does exactly what the
+    # previous version did, so its counts are what the upgrade must reconstruct
+    result = execute_run(get_problem("ravine", steps=40, log_every=log_every),
+                         OptimizerSpec("sgd"), {"lr": lr}, seed=0)
+    s, last = result.summary, result.rows[-1][0]
+    if stopped is None:
+        assert result.status == "finished" and s["grad_evals"] == s["steps"] == 40
+    else:
+        what = "gradient" if stopped == "gradient" else "loss"
+        assert result.status == "diverged"
+        assert s["reason"] == f"non-finite {what} at step {s['steps']}"
+        assert (last < s["steps"]) == (stopped != "recorded")  # a row at the step that stopped it?
+        assert s["grad_evals"] == s["steps"] - (stopped == "loss")
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as c:
+        c.executescript(OLD_SCHEMA)
+    _write_as_previous_version(path, "st/run", result)
+    store = RunStore(path)
+    (run,) = store.runs("st")
+    assert run["grad_evals"] == s["grad_evals"]
+    assert [m["grad_evals"] for m in store.metrics(run["id"])] == [r[-1] for r in result.rows]
+    store.close()
+    assert RunStore(path).runs("st") == [run]  # a second open changes nothing
+
+
 def test_lab_closure_store_rejects_rows_without_grad_evals(tmp_path):
     store = RunStore(tmp_path / "s.db")
     rid = store.start_run("st", "k", "final", "p", "o", 0, None, {})
@@ -73,7 +123,7 @@ CONFIG = """
 trials = 2
 seeds = 2
 problems = [{name = "rosenbrock", steps = 100}, {name = "mlp_digits", steps = 40}]
-optimizers = ["sam", "lbfgs", "lookahead"]
+optimizers = ["sam", {name = "lbfgs", problems = ["rosenbrock"]}, "lookahead"]
 """
 
 
@@ -90,7 +140,8 @@ def test_lab_closure_sigkill_mid_study_then_resume_keeps_counts(tmp_path):
         rows = c.execute("SELECT run_id, step, grad_evals FROM ravine_metrics").fetchall()
         orphans = c.execute("SELECT COUNT(*) FROM ravine_metrics WHERE run_id NOT IN "
                             "(SELECT id FROM ravine_runs)").fetchone()[0]
-    assert len(runs) == len({k for k, *_ in runs}) == 2 * 3 * (2 + 2)  # no duplicate run
+    assert len(runs) == len({k for k, *_ in runs}) == 5 * (2 + 2)  # no duplicate run
+    assert ("mlp_digits", "lbfgs") not in {(p, o) for _, _, o, _, p, *_ in runs}
     after = {key: rid for key, rid, *_ in runs}
     assert all(after[k] == v for k, v in before.items())  # finished runs kept as they were
     assert orphans == 0

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 __all__ = ["configure", "run"]
 
@@ -46,16 +47,54 @@ def _list() -> int:
     return 0
 
 
+def _narrow(optimizers: list, chosen: list[str]) -> list:
+    """The optimizer tables with ``problems``/``skip_problems`` cut down to ``chosen`` problems.
+
+    Used when ``--problems`` replaces a study's problems: an optimizer restricted to problems
+    none of which is chosen is left out, with a note on stderr. Names that are not built-in
+    problems are kept, so that validation still reports them.
+    """
+    from .problems import PROBLEMS
+
+    out = []
+    for o in optimizers:
+        if not isinstance(o, dict):
+            out.append(o)
+            continue
+        t = dict(o)
+        for key in ("problems", "skip_problems"):
+            names = t.get(key)
+            if not isinstance(names, list):
+                continue
+            kept = [n for n in names if n in chosen or n not in PROBLEMS]
+            if kept:
+                t[key] = kept
+            elif key == "skip_problems":
+                del t[key]
+            else:
+                print(f"ravine compare: note: optimizer {t.get('label') or t.get('name')!r} "
+                      f"runs only on {names}, none of which --problems chose; left out",
+                      file=sys.stderr)
+                t = None
+                break
+        if t is not None:
+            out.append(t)
+    return out
+
+
 def _definition(args) -> dict:
     from .study import DEFAULT_STUDY, ConfigError, load_config
 
     raw = load_config(args.config) if args.config else dict(DEFAULT_STUDY)
-    for key in ("problems", "optimizers"):
+    for key in ("optimizers", "problems"):
         value = getattr(args, key)
         if value is not None:
             names = [v.strip() for v in value.split(",") if v.strip()]
             if not names:
                 raise ConfigError(f"--{key}: expected comma-separated names, got {value!r}")
+            if key == "problems":
+                raw["optimizers"] = _narrow(raw.get("optimizers", DEFAULT_STUDY["optimizers"]),
+                                            names)
             raw[key] = names
     for key in ("seeds", "trials"):
         value = getattr(args, key)
@@ -70,17 +109,24 @@ def run(args: argparse.Namespace) -> int:
     """Run the study the arguments describe and print where the report is."""
     if args.list:
         return _list()
-    from .study import ConfigError, study_from_dict
+    from .study import ConfigError, ConfigWarning, study_from_dict
 
     if args.jobs < 1:
         print(f"ravine compare: --jobs must be an integer >= 1, got {args.jobs}", file=sys.stderr)
         return 2
+    where = f" ({args.config})" if args.config else ""
     try:
-        study = study_from_dict(_definition(args))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConfigWarning)
+            study = study_from_dict(_definition(args))
     except ConfigError as exc:
-        where = f" ({args.config})" if args.config else ""
         print(f"ravine compare: bad study definition{where}: {exc}", file=sys.stderr)
         return 2
+    for w in caught:
+        if issubclass(w.category, ConfigWarning):
+            print(f"ravine compare: warning{where}: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     from .execution import run_study
     from .report import write_report
 

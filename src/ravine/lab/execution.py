@@ -14,12 +14,13 @@ import multiprocessing
 import os
 import queue as queue_module
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 from .runner import stored_run
 from .store import RunStore
-from .study import Study, study_from_dict
+from .study import ConfigWarning, Study, study_from_dict
 from .tuning import tune
 
 __all__ = ["expected_runs", "run_study", "batch_schedule"]
@@ -34,13 +35,17 @@ def expected_runs(study: Study) -> int:
 
 
 def batch_pair(study: Study) -> tuple[int, int] | None:
-    """Indices of the (problem, optimizer) pair the batch study builds on, if in the study."""
+    """Indices of the (problem, optimizer) pair the batch study builds on, if in the study.
+
+    The pair must run: an optimizer restricted away from the batch study's problem is not it.
+    """
     b = study.batch_study
     if b is None:
         return None
     for i, p in enumerate(study.problems):
         for j, o in enumerate(study.optimizers):
-            if p.name == b.problem and o.name == b.optimizer and not o.schedule:
+            if p.name == b.problem and o.name == b.optimizer and not o.schedule \
+                    and o.runs_on(p.name):
                 return i, j
     return None
 
@@ -145,7 +150,9 @@ def _worker(definition: dict, store_path: str, unit: tuple, q) -> str:
     torch.set_num_threads(1)
     key = json.dumps(definition, sort_keys=True, default=str)
     if key not in _WORKER_STUDIES:  # validating builds every problem once: once per worker
-        _WORKER_STUDIES[key] = study_from_dict(definition)
+        with warnings.catch_warnings():  # the main process has shown the study's warnings
+            warnings.simplefilter("ignore", ConfigWarning)
+            _WORKER_STUDIES[key] = study_from_dict(definition)
     study = _WORKER_STUDIES[key]
     store = RunStore(store_path)
     try:
@@ -157,7 +164,7 @@ def _worker(definition: dict, store_path: str, unit: tuple, q) -> str:
 def _units(study: Study) -> tuple[list[tuple], list[tuple]]:
     cost = {"classification": 3, "quadratic": 2, "surface": 1}
     pairs = [("pair", i, j) for i, p in enumerate(study.problems)
-             for j, _ in enumerate(study.optimizers)]
+             for j, o in enumerate(study.optimizers) if o.runs_on(p.name)]
     pairs.sort(key=lambda u: -cost.get(study.problems[u[1]].kind, 1))
     batch = []
     if batch_pair(study) is not None:

@@ -11,7 +11,8 @@ arguments are routed by name to the wrapper or the inner optimizer; and an optim
 closure (``needs_closure``: SAM evaluates the gradient twice per step, L-BFGS once plus its line
 search), which the runner calls with ``step(closure)`` and whose gradient evaluations it counts.
 An entry may tune ``lr`` over its own range (``lr_range``: L-BFGS with a line search, around 1)
-instead of the problem's.
+instead of the problem's; a study's optimizer may set its own range, which overrides both
+(:meth:`OptimizerSpec.lr_range_for`).
 
 Example:
     >>> spec = OptimizerSpec("momentum")
@@ -149,6 +150,9 @@ class OptimizerSpec:
         search: extra hyperparameters to tune: name -> (low, high, log).
         fixed: extra fixed keyword arguments for the class.
         label_override: the label in reports (default ``name`` or ``name+schedule``).
+        problems: the names of the problems it runs on; None: every problem of the study.
+        lr_range: ``(low, high)`` of its lr search on every problem, replacing both the
+            entry's own range and the problem's (None: see :meth:`lr_range_for`).
     """
 
     name: str
@@ -156,6 +160,21 @@ class OptimizerSpec:
     search: tuple[tuple[str, float, float, bool], ...] = ()
     fixed: tuple[tuple[str, Any], ...] = ()
     label_override: str | None = None
+    problems: tuple[str, ...] | None = None
+    lr_range: tuple[float, float] | None = None
+
+    def runs_on(self, problem: str) -> bool:
+        """Whether this optimizer runs on the problem named ``problem``."""
+        return self.problems is None or problem in self.problems
+
+    def lr_range_for(self, problem) -> tuple[float, float]:
+        """The ``(low, high)`` over which ``lr`` is tuned on ``problem``.
+
+        In order: this spec's own ``lr_range`` (set in the study), else the registry entry's
+        (L-BFGS: its lr multiplies a line-search step, so ``[0.5, 2]`` whatever the problem),
+        else the problem's ``lr_range`` (a plain step size, which depends on the problem).
+        """
+        return self.lr_range or self.entry.lr_range or tuple(problem.lr_range)
 
     @property
     def entry(self) -> OptimizerEntry:

@@ -13,9 +13,12 @@ and ravine's own three tables:
 
 A store written before ``grad_evals`` existed (no ``grad_evals`` / ``evals_to_target``
 columns) is upgraded when opened: the columns are added and filled from ``step`` /
-``steps`` / ``steps_to_target``, which is exact for that version's finished runs, whose
-optimizers all took one gradient per step (a diverged run is counted one too many when its last
-step stopped at a non-finite loss before the backward pass).
+``steps`` / ``steps_to_target``: that version's optimizers all took one gradient per step, and
+its metric rows were recorded after a step's backward pass. One case differs: a run that
+diverged at step ``n`` because the mini-batch loss at the iterate was non-finite stopped before
+that step's backward pass, so it took ``n - 1`` gradients. Its reason reads ``non-finite loss at
+step n`` and, unlike a run whose loss turned non-finite at a recorded evaluation of step ``n``,
+it has no metric row at step ``n``; the upgrade counts it ``n - 1``.
 
 A run's metric rows are written in the same transaction that marks it finished, so a process
 killed at any moment leaves either a finished run with all its rows or a 'running' row without
@@ -66,10 +69,17 @@ CREATE TABLE IF NOT EXISTS ravine_metrics (
     x REAL, y REAL, grad_evals INTEGER, PRIMARY KEY (run_id, step));
 """
 
+# A run of the first version that diverged at a non-finite mini-batch loss at step ``steps``
+# (before that step's backward pass: no metric row at that step) took ``steps - 1`` gradients.
+_STOPPED_BEFORE_BACKWARD = (
+    "(status = 'diverged' AND steps > 0 AND reason = ('non-finite loss at step ' || steps) "
+    "AND NOT EXISTS (SELECT 1 FROM ravine_metrics AS m "
+    "WHERE m.run_id = ravine_runs.id AND m.step = ravine_runs.steps))")
+
 # columns added after the first version: (table, column, type, value for the old rows)
 _ADDED_COLUMNS = (
     ("ravine_metrics", "grad_evals", "INTEGER", "step"),
-    ("ravine_runs", "grad_evals", "INTEGER", "steps"),
+    ("ravine_runs", "grad_evals", "INTEGER", f"steps - {_STOPPED_BEFORE_BACKWARD}"),
     ("ravine_runs", "evals_to_target", "INTEGER", "steps_to_target"),
 )
 

@@ -8,13 +8,35 @@ A study is defined by the command line or by a TOML file (read with ``tomllib``)
     problems = ["rosenbrock", {name = "mlp_digits", steps = 500, lr_range = [1e-3, 1.0]}]
     optimizers = ["sgd", "adam",
                   {name = "momentum", schedule = "cosine(base={lr}, total={steps})",
-                   search = {momentum = [0.5, 0.99]}}]
+                   search = {momentum = [0.5, 0.99]}},
+                  {name = "lbfgs", problems = ["rosenbrock"], lr_range = [0.25, 2.0]},
+                  {name = "sam", skip_problems = ["mlp_digits"]}]
 
     [batch_study]                # time per epoch and accuracy against batch size
     problem = "mlp_digits"
     optimizer = "momentum"
     sizes = [16, 32, 64, 128, 256]
     epochs = 5
+
+A study runs every (problem, optimizer) pair, except where an optimizer's table restricts it:
+``problems = [...]`` runs it only on those problems, ``skip_problems = [...]`` on all but those
+(both may be given; the names must be problems of the study, and every optimizer and every
+problem must keep at least one pair).
+
+The learning rate is always tuned (log-uniform); its range on a pair is, in order:
+
+1. the optimizer table's ``lr_range``, if given (on every problem it runs on);
+2. else the registry entry's own range, for an optimizer whose lr is not a plain step size
+   (``lbfgs``: a multiplier of the line-search step, ``[0.5, 2]`` on every problem);
+3. else the problem's ``lr_range`` (its table's, or the built-in problem's).
+
+A problem's ``lr_range`` set in the study therefore does not reach ``lbfgs``; where that
+happens (an ``lbfgs`` without its own ``lr_range`` runs on that problem) the study warns with a
+:class:`ConfigWarning` naming both keys. Setting ``lr`` in ``fixed``, or a hyperparameter both
+in ``fixed`` and in ``search``, is an error (the tuned value would silently win).
+
+The study's name ends in a hash of the whole definition, restrictions and ranges included, so a
+changed definition is a different study and never reuses another one's runs.
 
 Any mistake raises :class:`ConfigError` naming the key and what is wrong.
 
@@ -29,18 +51,23 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from .optimizers import OPTIMIZERS, OptimizerSpec, available_optimizers
-from .problems import PROBLEMS, Problem, get_problem
+from .problems import PROBLEMS, SURFACES, Problem, get_problem
 
-__all__ = ["BatchStudy", "ConfigError", "Study", "load_config", "study_from_dict",
-           "DEFAULT_STUDY"]
+__all__ = ["BatchStudy", "ConfigError", "ConfigWarning", "Study", "load_config",
+           "study_from_dict", "DEFAULT_STUDY"]
 
 
 class ConfigError(ValueError):
     """A study definition that cannot be used; the message names the key."""
+
+
+class ConfigWarning(UserWarning):
+    """A study setting that is valid but does not apply where the user may expect it to."""
 
 
 DEFAULT_STUDY: dict[str, Any] = {
@@ -48,16 +75,21 @@ DEFAULT_STUDY: dict[str, Any] = {
     "seeds": 3,
     "trials": 8,
     "problems": [*PROBLEMS],
+    # L-BFGS and SAM on the 2-D surfaces only: there they are cheap and their paths are drawn
+    # next to the first-order ones (examples/studies/second_order.toml compares them further)
     "optimizers": ["sgd", "momentum", "adam",
                    {"name": "momentum", "label": "momentum+warmup_cosine",
-                    "schedule": "warmup_cosine(peak={lr}, warmup={warmup}, total={steps})"}],
+                    "schedule": "warmup_cosine(peak={lr}, warmup={warmup}, total={steps})"},
+                   {"name": "lbfgs", "problems": [*SURFACES]},
+                   {"name": "sam", "problems": [*SURFACES]}],
     "batch_study": {"problem": "mlp_digits", "optimizer": "momentum",
                     "sizes": [16, 32, 64, 128, 256, 512], "epochs": 5},
 }
 
 _TOP_KEYS = {"name", "seeds", "trials", "problems", "optimizers", "batch_study"}
 _PROBLEM_KEYS = {"name", "steps", "log_every", "lr_range", "options"}
-_OPT_KEYS = {"name", "schedule", "search", "fixed", "label"}
+_OPT_KEYS = {"name", "schedule", "search", "fixed", "label", "problems", "skip_problems",
+             "lr_range"}
 _BATCH_KEYS = {"problem", "optimizer", "sizes", "epochs"}
 
 
@@ -85,7 +117,8 @@ class Study:
 
     @property
     def pairs(self) -> list[tuple[Problem, OptimizerSpec]]:
-        return [(p, o) for p in self.problems for o in self.optimizers]
+        """The (problem, optimizer) pairs that run, problem by problem."""
+        return [(p, o) for p in self.problems for o in self.optimizers if o.runs_on(p.name)]
 
 
 def _int(key: str, value: Any, low: int) -> int:
@@ -107,6 +140,15 @@ def _table(key: str, value: Any, allowed: set[str]) -> dict[str, Any]:
     return value
 
 
+def _lr_range(key: str, r: Any) -> tuple[float, float]:
+    ok = (isinstance(r, list) and len(r) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
+          and 0 < r[0] < r[1] and math.isfinite(r[1]))
+    if not ok:
+        raise ConfigError(f"key '{key}': expected [low, high] with 0 < low < high, got {r!r}")
+    return float(r[0]), float(r[1])
+
+
 def _problem(key: str, raw: Any) -> Problem:
     t = _table(key, raw, _PROBLEM_KEYS)
     if t["name"] not in PROBLEMS:
@@ -117,14 +159,7 @@ def _problem(key: str, raw: Any) -> Problem:
         if k in t:
             over[k] = _int(f"{key}.{k}", t[k], 1)
     if "lr_range" in t:
-        r = t["lr_range"]
-        ok = (isinstance(r, list) and len(r) == 2
-              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
-              and 0 < r[0] < r[1] and math.isfinite(r[1]))
-        if not ok:
-            raise ConfigError(f"key '{key}.lr_range': expected [low, high] with 0 < low < high, "
-                              f"got {r!r}")
-        over["lr_range"] = (float(r[0]), float(r[1]))
+        over["lr_range"] = _lr_range(f"{key}.lr_range", t["lr_range"])
     if "options" in t:
         if not isinstance(t["options"], dict):
             raise ConfigError(f"key '{key}.options': expected a table, got {t['options']!r}")
@@ -137,7 +172,38 @@ def _problem(key: str, raw: Any) -> Problem:
     return problem
 
 
-def _optimizer(key: str, raw: Any) -> OptimizerSpec:
+def _problem_names(key: str, value: Any, study_problems: list[str]) -> list[str]:
+    """A ``problems`` / ``skip_problems`` list: names of problems of this study."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"key '{key}': expected a non-empty list of problem names, "
+                          f"got {value!r}")
+    for name in value:
+        if name not in study_problems:
+            what = "is not a problem of this study" if name in PROBLEMS else "is not a problem"
+            raise ConfigError(f"key '{key}': {name!r} {what}; valid names (the study's "
+                              f"problems): {', '.join(study_problems)}")
+    return value
+
+
+def _restriction(key: str, t: dict, study_problems: list[str]) -> tuple[str, ...] | None:
+    """The problems an optimizer table runs on (None: all), from ``problems``/``skip_problems``."""
+    if "problems" not in t and "skip_problems" not in t:
+        return None
+    only = _problem_names(f"{key}.problems", t["problems"], study_problems) \
+        if "problems" in t else study_problems
+    skip = _problem_names(f"{key}.skip_problems", t["skip_problems"], study_problems) \
+        if "skip_problems" in t else []
+    both = sorted(set(skip) & set(only)) if "problems" in t else []
+    if both:
+        raise ConfigError(f"key '{key}': {both} in both 'problems' and 'skip_problems'")
+    kept = tuple(p for p in study_problems if p in only and p not in skip)
+    if not kept:
+        raise ConfigError(f"key '{key}.skip_problems': leaves optimizer {t['name']!r} no "
+                          "problem to run on (remove it from 'optimizers' instead)")
+    return kept
+
+
+def _optimizer(key: str, raw: Any, study_problems: list[str]) -> OptimizerSpec:
     t = _table(key, raw, _OPT_KEYS)
     name = t["name"]
     if name not in OPTIMIZERS:
@@ -172,10 +238,37 @@ def _optimizer(key: str, raw: Any) -> OptimizerSpec:
     fixed = t.get("fixed") or {}
     if not isinstance(fixed, dict):
         raise ConfigError(f"key '{key}.fixed': expected a table, got {fixed!r}")
+    if "lr" in fixed:
+        raise ConfigError(f"key '{key}.fixed.lr': lr is always tuned, so a fixed lr would be "
+                          f"ignored; narrow it with '{key}.lr_range' instead")
+    tuned_too = sorted(set(fixed) & {hp for hp, *_ in search})
+    if tuned_too:
+        raise ConfigError(f"key '{key}.fixed': {tuned_too} also in '{key}.search' (the tuned "
+                          "value would replace the fixed one); keep one of the two")
     label = t.get("label")
     if label is not None and (not isinstance(label, str) or not label or "/" in label):
         raise ConfigError(f"key '{key}.label': expected a non-empty string without '/'")
-    return OptimizerSpec(name, schedule, tuple(search), tuple(sorted(fixed.items())), label)
+    lr_range = _lr_range(f"{key}.lr_range", t["lr_range"]) if "lr_range" in t else None
+    return OptimizerSpec(name, schedule, tuple(search), tuple(sorted(fixed.items())), label,
+                         _restriction(key, t, study_problems), lr_range)
+
+
+def _check_coverage(raw: dict, problems: list[Problem], optimizers: list[OptimizerSpec]) -> None:
+    """Every problem keeps an optimizer; warn where a problem's lr_range does not apply."""
+    for i, p in enumerate(problems):
+        here = [(j, o) for j, o in enumerate(optimizers) if o.runs_on(p.name)]
+        if not here:
+            raise ConfigError(f"key 'problems[{i}]': no optimizer runs on {p.name!r} (each one's "
+                              "'problems' / 'skip_problems' leaves it out)")
+        own = isinstance(raw["problems"][i], dict) and "lr_range" in raw["problems"][i]
+        for j, o in here:
+            if own and o.lr_range is None and o.entry.lr_range is not None:
+                lo, hi = o.entry.lr_range
+                warnings.warn(
+                    f"key 'problems[{i}].lr_range' does not apply to optimizer {o.label!r}, "
+                    f"which tunes lr over its own range [{lo:g}, {hi:g}] on every problem; "
+                    f"set 'optimizers[{j}].lr_range' to change that", ConfigWarning,
+                    stacklevel=3)
 
 
 def study_from_dict(raw: dict[str, Any]) -> Study:
@@ -190,12 +283,17 @@ def study_from_dict(raw: dict[str, Any]) -> Study:
         if not isinstance(raw[k], list) or not raw[k]:
             raise ConfigError(f"key '{k}': expected a non-empty list, got {raw[k]!r}")
     problems = [_problem(f"problems[{i}]", p) for i, p in enumerate(raw["problems"])]
-    optimizers = [_optimizer(f"optimizers[{i}]", o) for i, o in enumerate(raw["optimizers"])]
-    for what, items, attr in (("problems", problems, "name"), ("optimizers", optimizers, "label")):
-        names = [getattr(x, attr) for x in items]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ConfigError(f"key '{what}': {dup} appear(s) twice (give each a distinct label)")
+    names = [p.name for p in problems]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"key 'problems': {dup} appear(s) twice")
+    optimizers = [_optimizer(f"optimizers[{i}]", o, names)
+                  for i, o in enumerate(raw["optimizers"])]
+    labels = [o.label for o in optimizers]
+    dup = sorted({n for n in labels if labels.count(n) > 1})
+    if dup:
+        raise ConfigError(f"key 'optimizers': {dup} appear(s) twice (give each a distinct label)")
+    _check_coverage(raw, problems, optimizers)
     seeds = _int("seeds", raw["seeds"], 1)
     trials = _int("trials", raw["trials"], 1)
     if not isinstance(raw["name"], str) or not raw["name"] or "/" in raw["name"]:

@@ -36,11 +36,12 @@ def stable_seed(text: str) -> int:
 def search_space(problem: Problem, spec: OptimizerSpec) -> dict[str, Any]:
     """Optuna distributions: ``lr`` log-uniform plus ``spec.search``.
 
-    ``lr`` ranges over the optimizer entry's own ``lr_range`` where it has one (L-BFGS with a
-    line search: around 1), else over ``problem.lr_range``.
+    ``lr`` ranges over :meth:`OptimizerSpec.lr_range_for`: the study's ``lr_range`` for that
+    optimizer if set, else the registry entry's own (L-BFGS with a line search: around 1), else
+    ``problem.lr_range``.
     """
     optuna = _quiet_optuna()
-    lo, hi = spec.entry.lr_range or problem.lr_range
+    lo, hi = spec.lr_range_for(problem)
     space = {"lr": optuna.distributions.FloatDistribution(lo, hi, log=True)}
     for name, low, high, log in spec.search:
         space[name] = optuna.distributions.FloatDistribution(low, high, log=log)

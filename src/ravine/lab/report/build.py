@@ -47,13 +47,18 @@ def _classify_endpoint(surface, xy: tuple[float, float]) -> str:
     return f"{cp.kind} (index {cp.index}, |grad| {cp.grad_norm:.2g}, eigenvalues {eig})"
 
 
+def _present(res: StudyResults, problem: str, labels: list[str]) -> list:
+    """The pair results of the optimizers that ran on ``problem`` (in ``labels`` order)."""
+    return [res.pairs[problem, o] for o in labels if (problem, o) in res.pairs]
+
+
 def _trajectories(res: StudyResults, labels: list[str]) -> str:
     out = []
     for problem in res.study.problems:
         if problem.kind != "surface":
             continue
         surface = SURFACES[problem.name]
-        prs = [res.pairs[problem.name, o] for o in labels]
+        prs = _present(res, problem.name, labels)
         out.append(_figure_html(lambda s=surface, q=prs: plots.trajectories(s, q, labels),
                                 f"trajectories on {problem.name}"))
         rows = []
@@ -79,7 +84,7 @@ def _targets(res: StudyResults, labels: list[str]):
     evals: dict[str, dict[str, float]] = {}
     secs: dict[str, dict[str, float]] = {}
     for problem in res.study.problems:
-        prs = [res.pairs[problem.name, o] for o in labels]
+        prs = _present(res, problem.name, labels)
         st = {pr.optimizer: pr.median_to_target("steps_to_target") for pr in prs}
         ev = {pr.optimizer: pr.median_to_target("evals_to_target") for pr in prs}
         tt = {pr.optimizer: pr.median_to_target("time_to_target") for pr in prs}
@@ -87,7 +92,12 @@ def _targets(res: StudyResults, labels: list[str]):
         cells, cls = [problem.name, str(problem.target)], ["", ""]
         for table in (st, ev, tt):
             best = min(table.values())
-            for pr in prs:
+            for o in labels:
+                if (problem.name, o) not in res.pairs:  # this optimizer skips this problem
+                    cells.append("-")
+                    cls.append("")
+                    continue
+                pr = res.pairs[problem.name, o]
                 v = table[pr.optimizer]
                 n = len(pr.finals)
                 counted = table is not tt and math.isfinite(v)
@@ -108,7 +118,8 @@ def _schedules(res: StudyResults) -> tuple[str, dict]:
     study = res.study
     curves, steps = {}, max(p.steps for p in study.problems)
     for o in study.optimizers:
-        best_lrs = [res.pairs[p.name, o.label].best_params.get("lr") for p in study.problems]
+        best_lrs = [res.pairs[p.name, o.label].best_params.get("lr") for p in study.problems
+                    if (p.name, o.label) in res.pairs]
         lr = next((x for x in best_lrs if x), 0.1)
         if o.schedule:
             curves[f"{o.label} (lr {lr:.3g})"] = make_schedule(o.schedule, lr, steps)
@@ -138,7 +149,7 @@ def _batch(res: StudyResults) -> str:
     if b is None or batch_pair(res.study) is None:
         return ('<p class="note">Not run: the batch-size study needs its problem '
                 f"({b.problem if b else '-'}) and optimizer ({b.optimizer if b else '-'}, "
-                "without a schedule) in the study.</p>")
+                "without a schedule, not restricted away from that problem) in the study.</p>")
     rows = []
     for r in sorted(res.batch, key=lambda r: (r["params"]["batch_size"], r["params"]["scaling"],
                                               r["seed"])):
@@ -163,22 +174,25 @@ def write_report(store: RunStore, study: Study, out_dir: str) -> tuple[str, str]
     sec: dict[str, str] = {}
     sec["trajectories"] = _trajectories(res, labels)
     sec["curves"] = "\n".join(
-        _figure_html(lambda p=p: plots.loss_curves(p, [res.pairs[p.name, o] for o in labels],
-                                                   labels), f"loss curves {p.name}")
+        _figure_html(lambda p=p: plots.loss_curves(p, _present(res, p.name, labels), labels),
+                     f"loss curves {p.name}")
         for p in study.problems)
     rows, classes, header, md_rows, steps, evals, secs = _targets(res, labels)
     sec["targets"] = ("<p>Median over seeds (seeds that reached the target / seeds); evals are "
                       "gradient evaluations (backward passes: one per step for first-order "
                       "optimizers, two for SAM, the closure calls of L-BFGS); seconds are "
-                      "training time without evaluation. Best per problem shaded.</p>"
+                      "training time without evaluation. Best per problem shaded; - where the "
+                      "study does not run that optimizer on that problem.</p>"
                       + table_html(header, rows, classes))
     sec["profiles"] = ("<p>rho(tau): the fraction of problems on which an optimizer reaches the "
                        "target within tau times the best optimizer's steps, gradient "
                        "evaluations or time (Dolan &amp; Moré 2002; AlgoPerf, Dahl et al. "
-                       "2023).</p>" + _figure_html(
+                       "2023). An optimizer that the study runs on some problems only is "
+                       "profiled over those (its legend says how many).</p>" + _figure_html(
                            lambda: plots.performance_profiles(steps, secs, labels, evals),
                            "profiles"))
-    best_rows = [[p.name, *[fmt(res.pairs[p.name, o].best_params.get("lr")) for o in labels]]
+    best_rows = [[p.name, *[fmt(res.pairs[p.name, o].best_params.get("lr"))
+                            if (p.name, o) in res.pairs else "-" for o in labels]]
                  for p in study.problems]
     sec["sensitivity"] = (
         f"<p>{study.trials} Optuna (TPE) trials per problem and optimizer, on seed 0; "
@@ -195,21 +209,25 @@ def write_report(store: RunStore, study: Study, out_dir: str) -> tuple[str, str]
                                   div_rows) if div_rows else "<p>No run diverged.</p>")
     winners = []
     for p in study.problems:
-        ranked = sorted(labels, key=lambda o: (secs[p.name][o], res.pairs[p.name, o].n_diverged))
+        ranked = sorted(secs[p.name], key=lambda o: (secs[p.name][o],
+                                                     res.pairs[p.name, o].n_diverged))
         w = ranked[0]
         winners.append([p.name, str(p.target), w if math.isfinite(secs[p.name][w])
                         else "none reached the target", fmt(secs[p.name][w])])
     sec["summary"] = ("<p>Fastest to target (median training seconds over seeds):</p>"
                       + table_html(["problem", "target", "fastest", "seconds"], winners))
-    intro = (f"<p>Study <b>{html.escape(study.name)}</b>: {len(study.problems)} problems x "
-             f"{len(labels)} optimizers ({html.escape(', '.join(labels))}), {study.trials} "
+    shape = f"{len(study.problems)} problems x {len(labels)} optimizers"
+    if len(study.pairs) < len(study.problems) * len(labels):
+        shape += f" ({len(study.pairs)} pairs run)"
+    intro = (f"<p>Study <b>{html.escape(study.name)}</b>: {shape} "
+             f"({html.escape(', '.join(labels))}), {study.trials} "
              f"tuning trials, {study.seeds} seeds. Store: <code>{html.escape(store.path)}"
              f"</code>. Written {time.strftime('%Y-%m-%d %H:%M:%S')}.</p>")
     html_path = os.path.join(out_dir, "report.html")
     with open(html_path, "w") as f:
         f.write(page(f"ravine compare: {study.name}", intro, sec))
     md = [f"# ravine compare: {study.name}", "",
-          f"{len(study.problems)} problems x {len(labels)} optimizers, {study.trials} trials, "
+          f"{shape}, {study.trials} trials, "
           f"{study.seeds} seeds. Full report: report.html (sections: "
           f"{', '.join(SECTIONS.values())}).", "", "## Fastest to target", "",
           table_markdown(["problem", "target", "fastest", "seconds"], winners), "",

@@ -171,7 +171,8 @@ def performance_profiles(steps: dict, seconds: dict, labels: list[str],
             if not len(rs):
                 continue
             rho = [(rs <= t).mean() for t in taus]
-            ax.step(taus, rho, where="post", color=colors[opt], label=opt, lw=1.5)
+            label = opt if len(rs) == len(data) else f"{opt} ({len(rs)} of {len(data)} problems)"
+            ax.step(taus, rho, where="post", color=colors[opt], label=label, lw=1.5)
         ax.set_xscale("log")
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel(f"tau ({what} to target / best {what})")
@@ -184,7 +185,11 @@ def performance_profiles(steps: dict, seconds: dict, labels: list[str],
 
 
 def lr_sensitivity(problems, pairs: dict, labels: list[str]) -> Figure:
-    """Final training loss of every tuning trial against its lr; diverged trials as x on top."""
+    """Final training loss of every tuning trial against its lr; diverged trials as x on top.
+
+    ``pairs`` maps ``(problem, label)`` to a :class:`PairResult`; a pair the study does not run
+    is simply absent.
+    """
     n = len(problems)
     cols = min(4, n)
     rows = math.ceil(n / cols)
@@ -192,11 +197,12 @@ def lr_sensitivity(problems, pairs: dict, labels: list[str]) -> Figure:
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     colors = _colors(labels)
     for ax, problem in zip(axes, problems, strict=False):
-        finite = [float(clip_for_display(t["objective"])) for o in labels
+        here = [o for o in labels if (problem.name, o) in pairs]
+        finite = [float(clip_for_display(t["objective"])) for o in here
                   for t in pairs[problem.name, o].trials
                   if t["status"] == "finished" and t["objective"] is not None]
         top = max(finite) if finite else 1.0
-        for opt in labels:
+        for opt in here:
             trials = pairs[problem.name, opt].trials
             ok = sorted((t["params"]["lr"], float(clip_for_display(t["objective"])))
                         for t in trials
