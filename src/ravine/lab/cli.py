@@ -40,10 +40,13 @@ def _list() -> int:
         print(f"  {p.name:16s} {p.kind:14s} target {str(p.target):18s} {p.description}")
     have = available_optimizers()
     print("optimizers:")
+    classes = {e.name: e.cls_name + (f"({e.inner[0]})" if e.inner else "")
+               for e in OPTIMIZERS.values()}
+    width, cls_width = max(map(len, classes)), max(map(len, classes.values()))
     for e in OPTIMIZERS.values():
         state = "" if e.name in have else "  (not built yet)"
-        cls = e.cls_name + (f"({e.inner[0]})" if e.inner else "")
-        print(f"  {e.name:16s} ravine.optim.{cls:16s} {e.description}{state}")
+        print(f"  {e.name:{width}s} ravine.optim.{classes[e.name]:{cls_width}s} "
+              f"{e.description}{state}")
     return 0
 
 

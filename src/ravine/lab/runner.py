@@ -119,8 +119,15 @@ def execute_run(problem: Problem, spec: OptimizerSpec, params: dict[str, Any], s
 
     def record(step: int) -> tuple[float, float | None]:
         nonlocal reached
+        # a schedule-free optimizer trains at y and is judged at its average x: eval() moves the
+        # parameters there (and train() back), as a user of it evaluates
+        to_x = getattr(optimizer, "eval", None)
+        if to_x is not None:
+            to_x()
         loss, acc = task.evaluate()
         xy = task.point() or (None, None)
+        if to_x is not None:
+            optimizer.train()
         lr = _current_lr(optimizer, max(step - 1, 0))
         rows.append((step, loss, acc, lr, grad_norm, train_time, *xy, evals))
         if reached is None and math.isfinite(loss) and target.met(loss, acc):

@@ -76,10 +76,12 @@ DEFAULT_STUDY: dict[str, Any] = {
     "trials": 8,
     "problems": [*PROBLEMS],
     # L-BFGS and SAM on the 2-D surfaces only: there they are cheap and their paths are drawn
-    # next to the first-order ones (examples/studies/second_order.toml compares them further)
+    # next to the first-order ones (examples/studies/second_order.toml compares them further);
+    # schedule-free SGD against momentum with a tuned warmup-cosine schedule
     "optimizers": ["sgd", "momentum", "adam",
                    {"name": "momentum", "label": "momentum+warmup_cosine",
                     "schedule": "warmup_cosine(peak={lr}, warmup={warmup}, total={steps})"},
+                   "sgd_schedulefree",
                    {"name": "lbfgs", "problems": [*SURFACES]},
                    {"name": "sam", "problems": [*SURFACES]}],
     "batch_study": {"problem": "mlp_digits", "optimizer": "momentum",
