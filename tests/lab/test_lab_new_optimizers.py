@@ -49,5 +49,7 @@ def test_lab_schedule_free_run_is_judged_at_the_average(name, lr):
     assert [loss for loss, _ in recorded] == pytest.approx([loss for loss, _ in at_x], rel=1e-12)
     assert [c for _, p in recorded for c in p] == pytest.approx(
         [c for _, p in at_x for c in p], rel=1e-12)
-    assert all(not math.isclose(a, b, rel_tol=1e-9) for a, b in zip(at_y, [x for x, _ in at_x]))
+    at_x_losses = [loss for loss, _ in at_x]
+    assert all(not math.isclose(a, b, rel_tol=1e-9)
+               for a, b in zip(at_y, at_x_losses, strict=True))
     assert torch.isfinite(torch.tensor(at_y)).all()

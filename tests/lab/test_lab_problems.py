@@ -50,7 +50,7 @@ def test_lab_noisy_quadratic_full_loss_closed_form_and_batches_cover_epoch():
     s = (x - m).T @ (x - m) / x.shape[0]
     closed = 0.5 * (theta - m) @ h @ (theta - m) + 0.5 * torch.trace(h @ s)
     assert task.evaluate()[0] == pytest.approx(float(closed), rel=1e-10)
-    batch_means = [float(task.loss()) for _ in range(4)]  # one epoch, every sample once
+    batch_means = [float(task.loss().detach()) for _ in range(4)]  # one epoch, every sample once
     assert np.mean(batch_means) == pytest.approx(float(closed), rel=1e-10)
 
 

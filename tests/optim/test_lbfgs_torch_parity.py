@@ -29,7 +29,7 @@ def _run(opt_cls, steps, **kwargs):
         return loss
 
     for _ in range(steps):
-        losses.append(float(opt.step(closure)))
+        losses.append(float(opt.step(closure).detach()))
     params = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     return params, losses, opt
 
@@ -85,7 +85,7 @@ def test_lbfgs_per_group_lr_scales_that_block_of_the_first_step():
 
     opt.step(closure)
     # first step: t = min(1, 1/|g|_1) = 1/8, d = -g = (-4, -4) scaled by (1, 0.5)
-    assert float(w) == pytest.approx(2.0 - 4 / 8)
+    assert float(w.detach()) == pytest.approx(2.0 - 4 / 8)
     assert float(b) == pytest.approx(2.0 - 0.5 * 4 / 8)
 
 
