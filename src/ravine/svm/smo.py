@@ -52,7 +52,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .cache import (
     KERNEL_CODES,
+    LAST_USED,
+    LENGTH,
     PRECOMPUTED,
+    VERSION,
     ColumnCache,
     get_column,
     kernel_values,
@@ -155,6 +158,25 @@ def _shrink(m, M, n_active, y, C, alpha, F, up, low, diag, upper_part, perm, pos
     return n_active - leaving
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _slot(kern, cache, meta, slot_of, stats, i, need, perm, pos):
+    """``get_column(kern, cache, i, need, perm, pos)`` with its common case inline.
+
+    A hit on a column of the current layout that is long enough only stamps the LRU clock
+    (the same bookkeeping as ``get_column``); everything else goes to ``get_column``. The
+    caller passes the cache's arrays it needs separately: unpacking the ``cache`` tuple and
+    calling ``get_column`` costs atomic reference counts per array (about 80 ns per call),
+    the largest share of an iteration on a few hundred samples.
+    """
+    slot = slot_of[i]
+    if slot >= 0 and meta[slot, VERSION] == stats[3] and meta[slot, LENGTH] >= need:
+        stats[0] += 1
+        stats[1] += 1
+        meta[slot, LAST_USED] = stats[0]
+        return slot
+    return get_column(kern, cache, i, need, perm, pos)
+
+
 @njit(cache=True, nogil=True)
 def smo_loop(
     kern, cache, y, C, tol, max_iter, shrinking, alpha, F, up, low, diag, upper_part, perm,
@@ -169,9 +191,10 @@ def smo_loop(
     (n_iter, n_active, violation). ``flags[0]``: the one unshrink at ``10 tol`` happened;
     ``flags[1]``: iterations before the first shrinking (0: the default ``min(n, 1000)``).
     """
-    data = cache[0]
+    data, meta, slot_of, stats = cache[0], cache[1], cache[2], cache[5]
     n = y.shape[0]
     n_iter = 0
+    si = sj = -1
     counter = flags[1] if flags[1] > 0 else min(n, 1000)
     status = MAX_ITER
     gap = np.inf
@@ -192,7 +215,7 @@ def smo_loop(
                 F_max, i = _select_i(F, up, n_active)
         F_min, j, best_b2, best_a = np.inf, -1, 0.0, 1.0
         if i >= 0:
-            Ki = data[get_column(kern, cache, perm[i], n_active, perm, pos)]
+            si = _slot(kern, cache, meta, slot_of, stats, perm[i], n_active, perm, pos)
             d_i = diag[i]
             for t in range(n_active - 1, -1, -1):
                 # no branch on membership (a coin toss for the predictor): F + low is +inf
@@ -204,7 +227,7 @@ def smo_loop(
                 if Fl < F_min:
                     F_min = Fl
                 b = F_max - Fl
-                a = d_i + diag[t] - 2.0 * Ki[t]
+                a = d_i + diag[t] - 2.0 * data[si, t]
                 a = a if a > 0 else TAU
                 b2 = b * b
                 gain = b2 * best_a - best_b2 * a if b > 0 else -1.0
@@ -214,8 +237,8 @@ def smo_loop(
         if j < 0 or gap <= tol:
             status = SHRUNK_CONVERGED if n_active < n else CONVERGED
             break
-        Kj = data[get_column(kern, cache, perm[j], n_active, perm, pos)]
-        a = diag[i] + diag[j] - 2.0 * Ki[j]
+        sj = _slot(kern, cache, meta, slot_of, stats, perm[j], n_active, perm, pos)
+        a = diag[i] + diag[j] - 2.0 * data[si, j]
         C_i, C_j = C[i], C[j]
         room_i = C_i - alpha[i] if y[i] > 0 else alpha[i]
         room_j = alpha[j] if y[j] > 0 else C_j - alpha[j]
@@ -234,17 +257,17 @@ def smo_loop(
         i_old = i
         F_max, i = -np.inf, -1
         for t in range(n_active - 1, -1, -1):
-            Ft = F[t] - s * (Ki[t] - Kj[t])
+            Ft = F[t] - s * (data[si, t] - data[sj, t])
             F[t] = Ft
             if Ft + up[t] > F_max:
                 F_max, i = Ft + up[t], t
         if shrinking:  # upper_part follows the samples that reach or leave C_t (full columns)
             for t, was_upper in ((i_old, was_upper_i), (j, was_upper_j)):
                 if was_upper != (alpha[t] >= C[t]):
-                    column = data[get_column(kern, cache, perm[t], n, perm, pos)]
+                    sc = _slot(kern, cache, meta, slot_of, stats, perm[t], n, perm, pos)
                     c = C[t] * y[t] if alpha[t] >= C[t] else -C[t] * y[t]
                     for p in range(n):
-                        upper_part[p] += c * column[p]
+                        upper_part[p] += c * data[sc, p]
         n_iter += 1
     out[0], out[1], out[2] = n_iter, n_active, gap
     return status
