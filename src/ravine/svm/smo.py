@@ -158,15 +158,14 @@ def _shrink(m, M, n_active, y, C, alpha, F, up, low, diag, upper_part, perm, pos
     return n_active - leaving
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _slot(kern, cache, meta, slot_of, stats, i, need, perm, pos):
-    """``get_column(kern, cache, i, need, perm, pos)`` with its common case inline.
+@njit(cache=True, nogil=True)
+def _hit(meta, slot_of, stats, i, need):
+    """Slot of sample ``i``'s column if it is cached, of the current layout and long enough
+    (``[0, need)``), with ``get_column``'s bookkeeping for a hit; else -1 (call ``get_column``).
 
-    A hit on a column of the current layout that is long enough only stamps the LRU clock
-    (the same bookkeeping as ``get_column``); everything else goes to ``get_column``. The
-    caller passes the cache's arrays it needs separately: unpacking the ``cache`` tuple and
-    calling ``get_column`` costs atomic reference counts per array (about 80 ns per call),
-    the largest share of an iteration on a few hundred samples.
+    The solver loop checks this first: ``get_column`` takes the cache and kernel tuples, and
+    passing them costs atomic reference counts per array (about 80 ns per call), the largest
+    share of an iteration on a few hundred samples.
     """
     slot = slot_of[i]
     if slot >= 0 and meta[slot, VERSION] == stats[3] and meta[slot, LENGTH] >= need:
@@ -174,7 +173,7 @@ def _slot(kern, cache, meta, slot_of, stats, i, need, perm, pos):
         stats[1] += 1
         meta[slot, LAST_USED] = stats[0]
         return slot
-    return get_column(kern, cache, i, need, perm, pos)
+    return -1
 
 
 @njit(cache=True, nogil=True)
@@ -215,7 +214,9 @@ def smo_loop(
                 F_max, i = _select_i(F, up, n_active)
         F_min, j, best_b2, best_a = np.inf, -1, 0.0, 1.0
         if i >= 0:
-            si = _slot(kern, cache, meta, slot_of, stats, perm[i], n_active, perm, pos)
+            si = _hit(meta, slot_of, stats, perm[i], n_active)
+            if si < 0:
+                si = get_column(kern, cache, perm[i], n_active, perm, pos)
             d_i = diag[i]
             for t in range(n_active - 1, -1, -1):
                 # no branch on membership (a coin toss for the predictor): F + low is +inf
@@ -237,7 +238,9 @@ def smo_loop(
         if j < 0 or gap <= tol:
             status = SHRUNK_CONVERGED if n_active < n else CONVERGED
             break
-        sj = _slot(kern, cache, meta, slot_of, stats, perm[j], n_active, perm, pos)
+        sj = _hit(meta, slot_of, stats, perm[j], n_active)
+        if sj < 0:
+            sj = get_column(kern, cache, perm[j], n_active, perm, pos)
         a = diag[i] + diag[j] - 2.0 * data[si, j]
         C_i, C_j = C[i], C[j]
         room_i = C_i - alpha[i] if y[i] > 0 else alpha[i]
@@ -264,7 +267,9 @@ def smo_loop(
         if shrinking:  # upper_part follows the samples that reach or leave C_t (full columns)
             for t, was_upper in ((i_old, was_upper_i), (j, was_upper_j)):
                 if was_upper != (alpha[t] >= C[t]):
-                    sc = _slot(kern, cache, meta, slot_of, stats, perm[t], n, perm, pos)
+                    sc = _hit(meta, slot_of, stats, perm[t], n)
+                    if sc < 0:
+                        sc = get_column(kern, cache, perm[t], n, perm, pos)
                     c = C[t] * y[t] if alpha[t] >= C[t] else -C[t] * y[t]
                     for p in range(n):
                         upper_part[p] += c * data[sc, p]
