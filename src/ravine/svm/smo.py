@@ -62,7 +62,7 @@ from .cache import (
     new_layout,
 )
 from .kernels import Kernel
-from .smo_reference import TAU, intercept_from_gradient, upper_bounds
+from .smo_reference import TAU, upper_bounds
 
 CONVERGED, SHRUNK_CONVERGED, UNSHRINK, MAX_ITER = 0, 1, 2, 3
 MIN_SHRINK = 32  # re-layout only when at least 1/32 of the active samples leave
@@ -307,6 +307,37 @@ def rebuild_gradient(kern, cache, y, alpha, F, upper_part, perm, pos, n_active, 
                 F[p] -= c * column[p]
 
 
+@njit(cache=True, nogil=True)
+def intercept_at_positions(alpha, y, F, C):
+    """libsvm's ``calculate_rho`` on the solver's arrays: ``b = -rho`` from ``F = -y G``.
+
+    ``b`` is the mean of ``F`` over the free multipliers (``0 < alpha_t < C_t``, summed in
+    order, as libsvm does), else the midpoint of the feasible interval: the same value as
+    :func:`~ravine.svm.smo_reference.intercept_from_gradient` (up to the summation order),
+    without un-permuting the positions first.
+    """
+    total, free = 0.0, 0
+    ub, lb = np.inf, -np.inf  # bounds on rho = mean(y G) = -mean(F)
+    for t in range(y.shape[0]):
+        yG = -F[t]
+        if alpha[t] >= C[t]:
+            if y[t] < 0:
+                ub = min(ub, yG)
+            else:
+                lb = max(lb, yG)
+        elif alpha[t] <= 0.0:
+            if y[t] > 0:
+                ub = min(ub, yG)
+            else:
+                lb = max(lb, yG)
+        else:
+            free += 1
+            total += F[t]
+    if free > 0:
+        return total / free
+    return -(ub + lb) / 2.0
+
+
 def solve_smo(
     kernel: Kernel,
     X: np.ndarray,
@@ -392,11 +423,11 @@ def solve_smo(
             ConvergenceWarning,
             stacklevel=3,
         )
-    alpha_s, F_s = np.empty(n), np.empty(n)
-    alpha_s[perm], F_s[perm] = alpha, F
+    alpha_s = np.empty(n)
+    alpha_s[perm] = alpha
     return SMOResult(
         alpha=alpha_s,
-        intercept=intercept_from_gradient(alpha_s, y, -y * F_s, C),
+        intercept=float(intercept_at_positions(alpha, y_p, F, C_p)),
         n_iter=n_iter,
         violation=gap,
         converged=converged,
