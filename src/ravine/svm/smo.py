@@ -21,7 +21,11 @@ the first ``n_active`` positions, so every pass reads contiguous memory.
   ``G += s * y * (K[:, i] - K[:, j])``, kept as ``F -= s (K[:, i] - K[:, j])``, over the
   active set, in the same pass that finds the next ``i``.
 - **Kernel columns** come from an LRU :class:`~ravine.svm.cache.ColumnCache` bounded by
-  ``cache_size`` MB, filled on the positions that are needed.
+  ``cache_size`` MB, filled on the positions that are needed. The loop reads them as rows of
+  the cache's 2-D array by slot (``data[slot, t]``, no view) and checks a hit itself (``_hit``,
+  on the cache's arrays alone) before calling ``get_column``: passing a tuple of arrays to a
+  compiled function, or making a view, costs numba an atomic reference count per array, and
+  those counts were half of an iteration on a few hundred samples.
 - **Shrinking** (Joachims, 1999; libsvm's rule), every ``min(n, 1000)`` iterations: a multiplier
   at a bound that cannot be picked (in ``I_up`` only with ``F_t < M``, or in ``I_low`` only with
   ``F_t > m``) moves behind the active positions (when at least 1/32 of them go: each move
