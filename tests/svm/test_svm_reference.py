@@ -154,3 +154,26 @@ def test_svm_rebuild_gradient_of_shrunk_samples_is_exact(n_active):
     np.testing.assert_allclose(F[n_active:], exact[n_active:], rtol=1e-12, atol=1e-12)
     assert np.isnan(F[:n_active]).all()  # the active part is the solver's, left alone
     assert (cache.stats[2] > 0) == (n_active == 20)  # columns used only in the second way
+
+
+@pytest.mark.parametrize("case", ["free", "none free"])
+def test_svm_reference_intercept_at_positions_matches_reference(case):
+    # the solver's compiled intercept (libsvm's calculate_rho on F = -y G, any sample order)
+    # against the reference's, with free multipliers and with every multiplier at a bound
+    from ravine.svm.smo import intercept_at_positions
+    from ravine.svm.smo_reference import intercept_from_gradient
+
+    rng = np.random.default_rng(3)
+    n = 40
+    y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
+    C = rng.uniform(0.5, 2.0, n)
+    alpha = np.where(rng.random(n) < 0.5, 0.0, C)
+    if case == "free":
+        alpha[:7] = C[:7] * rng.uniform(0.1, 0.9, 7)
+    G = rng.standard_normal(n)
+    expected = intercept_from_gradient(alpha, y, G, C)
+    order = rng.permutation(n)
+    got = intercept_at_positions(alpha[order], y[order], (-y * G)[order], C[order])
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
+    if case == "none free":  # the midpoint branch, not the mean
+        assert not ((alpha > 0) & (alpha < C)).any()

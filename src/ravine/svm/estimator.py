@@ -178,35 +178,45 @@ class SVC(ClassifierMixin, BaseEstimator):
         self._kernel = kern
         self._gamma = kern.gamma
         n_classes = self.classes_.size
-        members = [np.flatnonzero((y_index == c) & (bounds > 0)) for c in range(n_classes)]
-        pair_alpha, intercepts, n_iter = {}, [], []
+        # samples of positive bound, grouped by class (index order within a class)
+        kept = np.flatnonzero(bounds > 0)
+        kept = kept[np.argsort(y_index[kept], kind="stable")]
+        counts = np.bincount(y_index[kept], minlength=n_classes)
+        members = np.split(kept, np.cumsum(counts)[:-1])
+        pair_rows, pair_coef, intercepts, n_iter = [], [], [], []
         for i in range(n_classes):
             for j in range(i + 1, n_classes):
-                rows = np.concatenate([members[i], members[j]])
-                y_pm = np.where(y_index[rows] == i, 1.0, -1.0)
+                rows = np.concatenate((members[i], members[j]))
+                y_pm = np.empty(rows.size)
+                y_pm[: counts[i]], y_pm[counts[i] :] = 1.0, -1.0
                 result = solve_smo(
                     kern, X[rows], y_pm, bounds[rows], tol=float(self.tol),
                     max_iter=int(self.max_iter), cache_size=float(self.cache_size),
                     shrinking=bool(self.shrinking),
                 )
-                pair_alpha[i, j] = (rows, result.alpha * y_pm)
+                pair_rows.append(rows)
+                pair_coef.append(result.alpha * y_pm)
                 intercepts.append(result.intercept)
                 n_iter.append(result.n_iter)
+        # every pair's nonzero coefficients at once: sample, coefficient, the pair's classes
+        sizes = [r.size for r in pair_rows]
+        first, second = np.triu_indices(n_classes, 1)
+        rows, coef = np.concatenate(pair_rows), np.concatenate(pair_coef)
+        nonzero = coef != 0
+        rows, coef = rows[nonzero], coef[nonzero]
+        first, second = np.repeat(first, sizes)[nonzero], np.repeat(second, sizes)[nonzero]
         # support vectors: samples with a nonzero multiplier in any pair, grouped by class
-        is_sv = np.zeros(X.shape[0], dtype=bool)
-        for rows, coef in pair_alpha.values():
-            is_sv[rows[coef != 0]] = True
-        support = np.concatenate([m[is_sv[m]] for m in members])
-        self.n_support_ = np.array([is_sv[m].sum() for m in members], dtype=np.int32)
+        sv = np.unique(rows)
+        support = sv[np.argsort(y_index[sv], kind="stable")]
+        self.n_support_ = np.bincount(y_index[sv], minlength=n_classes).astype(np.int32)
         position = np.full(X.shape[0], -1)
         position[support] = np.arange(support.size)
         starts = np.concatenate([[0], np.cumsum(self.n_support_)])
+        # libsvm's layout: in pair (i, j), class i's coefficients go to row j-1, class j's to
+        # row i (each (row, sample) cell is written by one pair only)
         dual_coef = np.zeros((n_classes - 1, support.size))
-        for (i, j), (rows, coef) in pair_alpha.items():
-            # libsvm's layout: coefficients of class i's SVs in row j-1, of class j's in row i
-            for cls, row in ((i, j - 1), (j, i)):
-                own = (y_index[rows] == cls) & (coef != 0)
-                dual_coef[row, position[rows[own]]] = coef[own]
+        dual_row = np.where(y_index[rows] == first, second - 1, first)
+        dual_coef[dual_row, position[rows]] = coef
         self.support_ = support.astype(np.int32)
         self.support_vectors_ = X[support]
         self._dual_coef = dual_coef

@@ -21,7 +21,11 @@ the first ``n_active`` positions, so every pass reads contiguous memory.
   ``G += s * y * (K[:, i] - K[:, j])``, kept as ``F -= s (K[:, i] - K[:, j])``, over the
   active set, in the same pass that finds the next ``i``.
 - **Kernel columns** come from an LRU :class:`~ravine.svm.cache.ColumnCache` bounded by
-  ``cache_size`` MB, filled on the positions that are needed.
+  ``cache_size`` MB, filled on the positions that are needed. The loop reads them as rows of
+  the cache's 2-D array by slot (``data[slot, t]``, no view) and checks a hit itself (``_hit``,
+  on the cache's arrays alone) before calling ``get_column``: passing a tuple of arrays to a
+  compiled function, or making a view, costs numba an atomic reference count per array, and
+  those counts were half of an iteration on a few hundred samples.
 - **Shrinking** (Joachims, 1999; libsvm's rule), every ``min(n, 1000)`` iterations: a multiplier
   at a bound that cannot be picked (in ``I_up`` only with ``F_t < M``, or in ``I_low`` only with
   ``F_t > m``) moves behind the active positions (when at least 1/32 of them go: each move
@@ -52,14 +56,17 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .cache import (
     KERNEL_CODES,
+    LAST_USED,
+    LENGTH,
     PRECOMPUTED,
+    VERSION,
     ColumnCache,
     get_column,
     kernel_values,
     new_layout,
 )
 from .kernels import Kernel
-from .smo_reference import TAU, intercept_from_gradient, upper_bounds
+from .smo_reference import TAU, upper_bounds
 
 CONVERGED, SHRUNK_CONVERGED, UNSHRINK, MAX_ITER = 0, 1, 2, 3
 MIN_SHRINK = 32  # re-layout only when at least 1/32 of the active samples leave
@@ -156,6 +163,24 @@ def _shrink(m, M, n_active, y, C, alpha, F, up, low, diag, upper_part, perm, pos
 
 
 @njit(cache=True, nogil=True)
+def _hit(meta, slot_of, stats, i, need):
+    """Slot of sample ``i``'s column if it is cached, of the current layout and long enough
+    (``[0, need)``), with ``get_column``'s bookkeeping for a hit; else -1 (call ``get_column``).
+
+    The solver loop checks this first: ``get_column`` takes the cache and kernel tuples, and
+    passing them costs atomic reference counts per array (about 80 ns per call), the largest
+    share of an iteration on a few hundred samples.
+    """
+    slot = slot_of[i]
+    if slot >= 0 and meta[slot, VERSION] == stats[3] and meta[slot, LENGTH] >= need:
+        stats[0] += 1
+        stats[1] += 1
+        meta[slot, LAST_USED] = stats[0]
+        return slot
+    return -1
+
+
+@njit(cache=True, nogil=True)
 def smo_loop(
     kern, cache, y, C, tol, max_iter, shrinking, alpha, F, up, low, diag, upper_part, perm,
     pos, n_active, out, flags,
@@ -169,9 +194,10 @@ def smo_loop(
     (n_iter, n_active, violation). ``flags[0]``: the one unshrink at ``10 tol`` happened;
     ``flags[1]``: iterations before the first shrinking (0: the default ``min(n, 1000)``).
     """
-    data = cache[0]
+    data, meta, slot_of, stats = cache[0], cache[1], cache[2], cache[5]
     n = y.shape[0]
     n_iter = 0
+    si = sj = -1
     counter = flags[1] if flags[1] > 0 else min(n, 1000)
     status = MAX_ITER
     gap = np.inf
@@ -192,7 +218,9 @@ def smo_loop(
                 F_max, i = _select_i(F, up, n_active)
         F_min, j, best_b2, best_a = np.inf, -1, 0.0, 1.0
         if i >= 0:
-            Ki = data[get_column(kern, cache, perm[i], n_active, perm, pos)]
+            si = _hit(meta, slot_of, stats, perm[i], n_active)
+            if si < 0:
+                si = get_column(kern, cache, perm[i], n_active, perm, pos)
             d_i = diag[i]
             for t in range(n_active - 1, -1, -1):
                 # no branch on membership (a coin toss for the predictor): F + low is +inf
@@ -204,7 +232,7 @@ def smo_loop(
                 if Fl < F_min:
                     F_min = Fl
                 b = F_max - Fl
-                a = d_i + diag[t] - 2.0 * Ki[t]
+                a = d_i + diag[t] - 2.0 * data[si, t]
                 a = a if a > 0 else TAU
                 b2 = b * b
                 gain = b2 * best_a - best_b2 * a if b > 0 else -1.0
@@ -214,8 +242,10 @@ def smo_loop(
         if j < 0 or gap <= tol:
             status = SHRUNK_CONVERGED if n_active < n else CONVERGED
             break
-        Kj = data[get_column(kern, cache, perm[j], n_active, perm, pos)]
-        a = diag[i] + diag[j] - 2.0 * Ki[j]
+        sj = _hit(meta, slot_of, stats, perm[j], n_active)
+        if sj < 0:
+            sj = get_column(kern, cache, perm[j], n_active, perm, pos)
+        a = diag[i] + diag[j] - 2.0 * data[si, j]
         C_i, C_j = C[i], C[j]
         room_i = C_i - alpha[i] if y[i] > 0 else alpha[i]
         room_j = alpha[j] if y[j] > 0 else C_j - alpha[j]
@@ -234,17 +264,19 @@ def smo_loop(
         i_old = i
         F_max, i = -np.inf, -1
         for t in range(n_active - 1, -1, -1):
-            Ft = F[t] - s * (Ki[t] - Kj[t])
+            Ft = F[t] - s * (data[si, t] - data[sj, t])
             F[t] = Ft
             if Ft + up[t] > F_max:
                 F_max, i = Ft + up[t], t
         if shrinking:  # upper_part follows the samples that reach or leave C_t (full columns)
             for t, was_upper in ((i_old, was_upper_i), (j, was_upper_j)):
                 if was_upper != (alpha[t] >= C[t]):
-                    column = data[get_column(kern, cache, perm[t], n, perm, pos)]
+                    sc = _hit(meta, slot_of, stats, perm[t], n)
+                    if sc < 0:
+                        sc = get_column(kern, cache, perm[t], n, perm, pos)
                     c = C[t] * y[t] if alpha[t] >= C[t] else -C[t] * y[t]
                     for p in range(n):
-                        upper_part[p] += c * column[p]
+                        upper_part[p] += c * data[sc, p]
         n_iter += 1
     out[0], out[1], out[2] = n_iter, n_active, gap
     return status
@@ -277,6 +309,37 @@ def rebuild_gradient(kern, cache, y, alpha, F, upper_part, perm, pos, n_active, 
             c = alpha[f] * y[f]
             for p in range(n_active, n):
                 F[p] -= c * column[p]
+
+
+@njit(cache=True, nogil=True)
+def intercept_at_positions(alpha, y, F, C):
+    """libsvm's ``calculate_rho`` on the solver's arrays: ``b = -rho`` from ``F = -y G``.
+
+    ``b`` is the mean of ``F`` over the free multipliers (``0 < alpha_t < C_t``, summed in
+    order, as libsvm does), else the midpoint of the feasible interval: the same value as
+    :func:`~ravine.svm.smo_reference.intercept_from_gradient` (up to the summation order),
+    without un-permuting the positions first.
+    """
+    total, free = 0.0, 0
+    ub, lb = np.inf, -np.inf  # bounds on rho = mean(y G) = -mean(F)
+    for t in range(y.shape[0]):
+        yG = -F[t]
+        if alpha[t] >= C[t]:
+            if y[t] < 0:
+                ub = min(ub, yG)
+            else:
+                lb = max(lb, yG)
+        elif alpha[t] <= 0.0:
+            if y[t] > 0:
+                ub = min(ub, yG)
+            else:
+                lb = max(lb, yG)
+        else:
+            free += 1
+            total += F[t]
+    if free > 0:
+        return total / free
+    return -(ub + lb) / 2.0
 
 
 def solve_smo(
@@ -364,11 +427,11 @@ def solve_smo(
             ConvergenceWarning,
             stacklevel=3,
         )
-    alpha_s, F_s = np.empty(n), np.empty(n)
-    alpha_s[perm], F_s[perm] = alpha, F
+    alpha_s = np.empty(n)
+    alpha_s[perm] = alpha
     return SMOResult(
         alpha=alpha_s,
-        intercept=intercept_from_gradient(alpha_s, y, -y * F_s, C),
+        intercept=float(intercept_at_positions(alpha, y_p, F, C_p)),
         n_iter=n_iter,
         violation=gap,
         converged=converged,
