@@ -203,16 +203,14 @@ class AdamAlgorithm(Algorithm):
 
 from .algorithms_adaptive import ADAPTIVE  # noqa: E402  (they subclass Algorithm)
 from .algorithms_chains import CHAINS  # noqa: E402
+from .algorithms_classic import CLASSIC  # noqa: E402
 from .algorithms_nadam_radam import NADAM_RADAM  # noqa: E402
 from .algorithms_per_tensor import PER_TENSOR  # noqa: E402
 from .algorithms_prefixed import PlainAlgorithm, prefixed_for  # noqa: E402
 from .algorithms_schedule_free import SCHEDULE_FREE  # noqa: E402
 
 ALGORITHMS: list[Algorithm] = [SGDAlgorithm(), AdamAlgorithm(), *ADAPTIVE, *NADAM_RADAM,
-                               *PER_TENSOR, *CHAINS, *SCHEDULE_FREE, PlainAlgorithm()]
-from .algorithms_classic import CLASSIC  # noqa: E402
-
-ALGORITHMS += CLASSIC
+                               *PER_TENSOR, *CHAINS, *CLASSIC, *SCHEDULE_FREE, PlainAlgorithm()]
 _composed: dict[tuple, Algorithm | None] = {}
 
 
