@@ -1,5 +1,6 @@
-"""The lab runs the optimizers added after its first version: Adadelta, Rprop, ASGD, Adafactor
-and the schedule-free ones, and judges a schedule-free run at its average x, not at y."""
+"""The lab runs the optimizers added after its first version: Adadelta, Rprop, ASGD, Adafactor,
+Muon (with AdamW for the non-matrix parameters) and the schedule-free ones, and judges a
+schedule-free run at its average x, not at y."""
 
 import math
 
@@ -10,7 +11,7 @@ from ravine.lab.optimizers import OptimizerSpec, available_optimizers
 from ravine.lab.problems import get_problem
 from ravine.lab.runner import execute_run, seed_everything
 
-NEW = [("adadelta", 1.0), ("rprop", 0.01), ("asgd", 0.01), ("adafactor", 0.01),
+NEW = [("adadelta", 1.0), ("rprop", 0.01), ("asgd", 0.01), ("adafactor", 0.01), ("muon", 0.02),
        ("sgd_schedulefree", 0.1), ("adamw_schedulefree", 0.01)]
 
 

@@ -89,6 +89,9 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {
                        schedulable=False),
         OptimizerEntry("adafactor", "Adafactor", {},
                        "factored second moment, relative steps (Shazeer & Stern 2018)"),
+        OptimizerEntry("muon", "MuonAdamW", {"adjust_lr_fn": "match_rms_adamw"},
+                       "Muon on 2-D weights, AdamW (same lr) on the rest (Jordan et al. 2024; "
+                       "Liu et al. 2025)"),
         OptimizerEntry("sgd_schedulefree", "SGDScheduleFree", {},
                        "schedule-free SGD, momentum 0.9 (Defazio et al. 2024); evaluated at x"),
         OptimizerEntry("adamw_schedulefree", "AdamWScheduleFree", {},

@@ -6,7 +6,8 @@ state keys where torch has the same optimizer (``SGD``, ``Adagrad``, ``RMSprop``
 ``AdamW``, ``NAdam``, ``RAdam``, ``Adamax``), plus ``NAdamW``, ``Lion``, ``LAMB`` and ``LARS``,
 and the schedule-free ``SGDScheduleFree`` and ``AdamWScheduleFree`` (no learning-rate schedule;
 ``eval()``/``train()`` move the parameters to the average and back).
-``Adafactor`` and ``Muon`` (torch.optim 2.13's) use the matrix structure of the parameters.
+``Adafactor`` and ``Muon`` (torch.optim 2.13's) use the matrix structure of the parameters;
+``MuonAdamW`` runs Muon on the 2-D parameters and AdamW on the rest.
 The wrappers ``Lookahead``, ``SAM`` and ``GradientAccumulation`` take any optimizer and are
 optimizers themselves, with their own state saved next to the inner one.
 The classic ``Adadelta``, ``Rprop`` and averaged SGD ``ASGD`` are torch.optim drop-ins too
@@ -31,6 +32,7 @@ from .classes import (
 from .classes_classic import ASGD, Adadelta, Rprop
 from .classes_matrix import Adafactor, Muon
 from .lbfgs import LBFGS
+from .muon_adamw import MuonAdamW
 from .schedule_free import AdamWScheduleFree, ScheduleFreeOptimizer, SGDScheduleFree
 from .wrappers import SAM, GradientAccumulation, Lookahead, OptimizerWrapper
 
@@ -54,6 +56,7 @@ __all__ = [
     "GradientAccumulation",
     "Lion",
     "Lookahead",
+    "MuonAdamW",
     "NAdam",
     "NAdamW",
     "OptimizerWrapper",

@@ -31,6 +31,7 @@ from .orthogonal import (
     scale_by_ema_momentum,
     scale_by_shape_ratio,
 )
+from .partition import switch_by_group
 from .proximal import prox_l1
 from .rms import scale_by_adagrad, scale_by_rms
 from .scaling import scale_by_lr
@@ -78,4 +79,5 @@ __all__ = [
     "scale_by_rms",
     "scale_by_rprop",
     "scale_by_trust_ratio",
+    "switch_by_group",
 ]
