@@ -82,6 +82,8 @@ DEFAULT_STUDY: dict[str, Any] = {
                    {"name": "momentum", "label": "momentum+warmup_cosine",
                     "schedule": "warmup_cosine(peak={lr}, warmup={warmup}, total={steps})"},
                    "sgd_schedulefree",
+                   # Muon (with AdamW for biases) where there are weight matrices to orthogonalize
+                   {"name": "muon", "problems": ["softmax_digits", "mlp_digits", "cnn_digits"]},
                    {"name": "lbfgs", "problems": [*SURFACES]},
                    {"name": "sam", "problems": [*SURFACES]}],
     "batch_study": {"problem": "mlp_digits", "optimizer": "momentum",
