@@ -1,7 +1,9 @@
 """SVC: a support vector classifier trained by SMO, with scikit-learn's estimator API.
 
-Binary problems are solved by :func:`ravine.svm.smo.solve_smo`; more classes are handled one
-against one (a binary SVM per pair of classes, prediction by vote), as libsvm does. The learned
+Classes are handled one against one (a binary SVM per pair of classes, prediction by vote), as
+libsvm does; with a built-in kernel every pair is solved in one compiled call
+(:func:`ravine.svm.pairs.solve_pairs`), with a callable one by :func:`ravine.svm.smo.solve_smo`
+per pair (the callable gives each pair's Gram matrix); both run the same SMO. The learned
 attributes have scikit-learn's layout, so code written for ``sklearn.svm.SVC`` reads them alike.
 
 Decision function of the pair (i, j), with class i as +1:
