@@ -12,6 +12,7 @@ from .objective import (
     kkt_violation,
     kkt_violations,
 )
+from .pairs import solve_pairs
 from .smo import SMOResult, solve_smo
 from .smo_reference import solve_smo_reference
 
@@ -26,6 +27,7 @@ __all__ = [
     "kkt_violations",
     "make_kernel",
     "resolve_gamma",
+    "solve_pairs",
     "solve_smo",
     "solve_smo_reference",
 ]

@@ -1,7 +1,9 @@
 """SVC: a support vector classifier trained by SMO, with scikit-learn's estimator API.
 
-Binary problems are solved by :func:`ravine.svm.smo.solve_smo`; more classes are handled one
-against one (a binary SVM per pair of classes, prediction by vote), as libsvm does. The learned
+Classes are handled one against one (a binary SVM per pair of classes, prediction by vote), as
+libsvm does; with a built-in kernel every pair is solved in one compiled call
+(:func:`ravine.svm.pairs.solve_pairs`), with a callable one by :func:`ravine.svm.smo.solve_smo`
+per pair (the callable gives each pair's Gram matrix); both run the same SMO. The learned
 attributes have scikit-learn's layout, so code written for ``sklearn.svm.SVC`` reads them alike.
 
 Decision function of the pair (i, j), with class i as +1:
@@ -30,7 +32,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .kernels import make_kernel
-from .smo import solve_smo
+from .pairs import solve_pairs
+from .smo import solve_smo, warn_not_converged
 
 
 class SVC(ClassifierMixin, BaseEstimator):
@@ -178,30 +181,22 @@ class SVC(ClassifierMixin, BaseEstimator):
         self._kernel = kern
         self._gamma = kern.gamma
         n_classes = self.classes_.size
-        # samples of positive bound, grouped by class (index order within a class)
-        kept = np.flatnonzero(bounds > 0)
-        kept = kept[np.argsort(y_index[kept], kind="stable")]
-        counts = np.bincount(y_index[kept], minlength=n_classes)
-        members = np.split(kept, np.cumsum(counts)[:-1])
-        pair_rows, pair_coef, intercepts, n_iter = [], [], [], []
-        for i in range(n_classes):
-            for j in range(i + 1, n_classes):
-                rows = np.concatenate((members[i], members[j]))
-                y_pm = np.empty(rows.size)
-                y_pm[: counts[i]], y_pm[counts[i] :] = 1.0, -1.0
-                result = solve_smo(
-                    kern, X[rows], y_pm, bounds[rows], tol=float(self.tol),
-                    max_iter=int(self.max_iter), cache_size=float(self.cache_size),
-                    shrinking=bool(self.shrinking),
-                )
-                pair_rows.append(rows)
-                pair_coef.append(result.alpha * y_pm)
-                intercepts.append(result.intercept)
-                n_iter.append(result.n_iter)
+        if kern.name == "callable":
+            rows, coef, intercepts, n_iter = self._solve_pairs_one_by_one(
+                kern, X, bounds, y_index, n_classes
+            )
+        else:  # every pair in one compiled call, on the shared X
+            rows, coef, intercepts, n_iter, violation, converged = solve_pairs(
+                kern, X, bounds, y_index, n_classes, tol=float(self.tol),
+                max_iter=int(self.max_iter), cache_size=float(self.cache_size),
+                shrinking=bool(self.shrinking),
+            )
+            for p in np.flatnonzero(~converged):
+                warn_not_converged(self.max_iter, self.tol, violation[p], stacklevel=3)
         # every pair's nonzero coefficients at once: sample, coefficient, the pair's classes
-        sizes = [r.size for r in pair_rows]
+        counts = np.bincount(y_index[bounds > 0], minlength=n_classes)
         first, second = np.triu_indices(n_classes, 1)
-        rows, coef = np.concatenate(pair_rows), np.concatenate(pair_coef)
+        sizes = counts[first] + counts[second]
         nonzero = coef != 0
         rows, coef = rows[nonzero], coef[nonzero]
         first, second = np.repeat(first, sizes)[nonzero], np.repeat(second, sizes)[nonzero]
@@ -232,6 +227,30 @@ class SVC(ClassifierMixin, BaseEstimator):
             self.dual_coef_ = dual_coef
             self.intercept_ = self._intercept.copy()
         return self
+
+    def _solve_pairs_one_by_one(self, kern, X, bounds, y_index, n_classes):
+        """:func:`~ravine.svm.pairs.solve_pairs`'s results, one :func:`solve_smo` per pair
+        (callable kernels: each pair's Gram matrix is the callable's on the pair's rows)."""
+        kept = np.flatnonzero(bounds > 0)
+        kept = kept[np.argsort(y_index[kept], kind="stable")]
+        counts = np.bincount(y_index[kept], minlength=n_classes)
+        members = np.split(kept, np.cumsum(counts)[:-1])
+        pair_rows, pair_coef, intercepts, n_iter = [], [], [], []
+        for i in range(n_classes):
+            for j in range(i + 1, n_classes):
+                rows = np.concatenate((members[i], members[j]))
+                y_pm = np.empty(rows.size)
+                y_pm[: counts[i]], y_pm[counts[i] :] = 1.0, -1.0
+                result = solve_smo(
+                    kern, X[rows], y_pm, bounds[rows], tol=float(self.tol),
+                    max_iter=int(self.max_iter), cache_size=float(self.cache_size),
+                    shrinking=bool(self.shrinking),
+                )
+                pair_rows.append(rows)
+                pair_coef.append(result.alpha * y_pm)
+                intercepts.append(result.intercept)
+                n_iter.append(result.n_iter)
+        return np.concatenate(pair_rows), np.concatenate(pair_coef), intercepts, n_iter
 
     def _pairwise_decision(self, X):
         """Decision values of every pair (i < j), class i positive; shape (n, n_pairs)."""

@@ -342,6 +342,50 @@ def intercept_at_positions(alpha, y, F, C):
     return -(ub + lb) / 2.0
 
 
+@njit(cache=True, nogil=True)
+def drive(kern, cache, y, C, tol, limit, shrinking, alpha, F, up, low, diag, upper_part, perm,
+          pos, res):  # pragma: no cover - compiled
+    """Run ``smo_loop`` to the end from a fresh state: the status (CONVERGED or MAX_ITER).
+
+    Between the loop's stops it rebuilds the gradient of the shrunk samples and brings them
+    back (after the unshrink at ``10 tol``, shrinking again at once; after convergence on the
+    shrunk set, one step on every sample first, as libsvm), until SMO converges on all samples
+    or has run ``limit`` iterations. ``res`` receives (n_iter, violation).
+    """
+    n = y.shape[0]
+    n_active, n_iter, gap = n, 0, np.inf
+    out, flags = np.zeros(3), np.zeros(2, dtype=np.int64)
+    while True:
+        status = smo_loop(kern, cache, y, C, tol, limit - n_iter, shrinking, alpha, F, up, low,
+                          diag, upper_part, perm, pos, n_active, out, flags)
+        flags[1] = 0
+        n_iter += np.int64(out[0])
+        n_active, gap = np.int64(out[1]), out[2]
+        if n_active < n:
+            rebuild_gradient(kern, cache, y, alpha, F, upper_part, perm, pos, n_active, C)
+            n_active = n
+            if status == UNSHRINK:
+                flags[1] = 1  # shrink again at once, on the exact gradient
+                continue
+            if status != MAX_ITER:
+                flags[1] = 2  # one step on every sample, then shrink (as libsvm)
+                continue  # check optimality again on every sample
+        if status == CONVERGED or status == MAX_ITER:
+            break
+    res[0], res[1] = n_iter, gap
+    return status
+
+
+def warn_not_converged(max_iter, tol, violation, stacklevel):
+    """Warn (``ConvergenceWarning``) that SMO stopped at ``max_iter`` above ``tol``."""
+    warnings.warn(
+        f"Solver terminated early (max_iter={max_iter}); KKT violation {violation:.3g} > "
+        f"tol={tol}. Consider raising max_iter or scaling the data (StandardScaler).",
+        ConvergenceWarning,
+        stacklevel=stacklevel,
+    )
+
+
 def solve_smo(
     kernel: Kernel,
     X: np.ndarray,
@@ -397,36 +441,13 @@ def solve_smo(
     alpha, F = np.zeros(n), y.copy()  # F = -y G, and G = -1 at alpha = 0
     up, low = np.where(y > 0, 0.0, -np.inf), np.where(y < 0, 0.0, np.inf)
     upper_part = np.zeros(n)
-    n_active, n_iter = n, 0
-    out, flags = np.zeros(3), np.zeros(2, dtype=np.int64)
-    while True:
-        status = smo_loop(
-            kern, cache.arrays, y_p, C_p, float(tol), limit - n_iter, bool(shrinking),
-            alpha, F, up, low, diag, upper_part, perm, pos, n_active, out, flags,
-        )
-        flags[1] = 0
-        n_iter += int(out[0])
-        n_active, gap = int(out[1]), float(out[2])
-        if n_active < n:
-            rebuild_gradient(kern, cache.arrays, y_p, alpha, F, upper_part, perm, pos, n_active,
-                             C_p)
-            n_active = n
-            if status == UNSHRINK:
-                flags[1] = 1  # shrink again at once, on the exact gradient
-                continue
-            if status != MAX_ITER:
-                flags[1] = 2  # one step on every sample, then shrink (as libsvm)
-                continue  # check optimality again on every sample
-        if status in (CONVERGED, MAX_ITER):
-            break
+    res = np.zeros(2)
+    status = drive(kern, cache.arrays, y_p, C_p, float(tol), limit, bool(shrinking), alpha, F,
+                   up, low, diag, upper_part, perm, pos, res)
+    n_iter, gap = int(res[0]), float(res[1])
     converged = status == CONVERGED
     if not converged:
-        warnings.warn(
-            f"Solver terminated early (max_iter={max_iter}); KKT violation {gap:.3g} > "
-            f"tol={tol}. Consider raising max_iter or scaling the data (StandardScaler).",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+        warn_not_converged(max_iter, tol, gap, stacklevel=4)
     alpha_s = np.empty(n)
     alpha_s[perm] = alpha
     return SMOResult(
