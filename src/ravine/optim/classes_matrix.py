@@ -23,6 +23,7 @@ from ..transforms import (
     scale_by_relative_step,
     scale_by_shape_ratio,
 )
+from ..transforms.orthogonal import require_matrices
 from .base import ChainOptimizer
 
 __all__ = ["Adafactor", "Muon"]
@@ -138,8 +139,4 @@ class Muon(ChainOptimizer):
             weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
             ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
             adjust_lr_fn=adjust_lr_fn)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.ndim != 2:
-                    raise ValueError("Muon only supports 2D parameters whereas we found a "
-                                     f"parameter with size: {p.size()}")
+        require_matrices(p for group in self.param_groups for p in group["params"])

@@ -25,6 +25,7 @@ from ..transforms import (
     scale_by_shape_ratio,
     switch_by_group,
 )
+from ..transforms.orthogonal import require_matrices
 from .base import ChainOptimizer
 
 __all__ = ["MuonAdamW"]
@@ -121,7 +122,4 @@ class MuonAdamW(ChainOptimizer):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         if group["use_muon"]:
-            for p in group["params"]:
-                if p.ndim != 2:
-                    raise ValueError("Muon only supports 2D parameters whereas we found a "
-                                     f"parameter with size: {p.size()}")
+            require_matrices(group["params"])

@@ -51,6 +51,10 @@ _BOOKKEEPING = {"k": 0, "train_mode": True, "weight_sum": 0.0, "lr_max": -1.0,
                 "scheduled_lr": 0.0}
 
 
+def _last_link(transform):
+    return getattr(transform, "transforms", (transform,))[-1]
+
+
 class ScheduleFreeOptimizer(ChainOptimizer):
     """A chain ending in :class:`~ravine.transforms.schedule_free.average_schedule_free`.
 
@@ -60,14 +64,13 @@ class ScheduleFreeOptimizer(ChainOptimizer):
     """
 
     def __init__(self, params, transform, **hyperparameters: Any) -> None:
-        if not isinstance(getattr(transform, "transforms", (transform,))[-1],
-                          average_schedule_free):
+        if not isinstance(_last_link(transform), average_schedule_free):
             raise TypeError("a schedule-free optimizer's chain must end in "
                             "average_schedule_free (or its Adam variant)")
         super().__init__(params, transform, **_BOOKKEEPING, **hyperparameters)
 
     def _beta(self, group: dict) -> float:
-        return getattr(self.transform, "transforms", (self.transform,))[-1].beta(group)
+        return _last_link(self.transform).beta(group)
 
     @torch.no_grad()
     def _move(self, to_train: bool) -> None:

@@ -18,8 +18,8 @@ from torch import Tensor
 from .adaptive import flag
 from .base import Transform, non_negative
 
-__all__ = ["newton_schulz", "orthogonalize_newton_schulz", "scale_by_ema_momentum",
-           "scale_by_shape_ratio"]
+__all__ = ["newton_schulz", "orthogonalize_newton_schulz", "require_matrices",
+           "scale_by_ema_momentum", "scale_by_shape_ratio"]
 
 # Jordan's quintic coefficients (slope 3.4445 at zero), torch.optim.Muon's defaults
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
@@ -127,6 +127,14 @@ class scale_by_ema_momentum(Transform):
         return out
 
 
+def require_matrices(tensors) -> None:
+    """``ValueError`` (torch.optim.Muon's message) unless every tensor is 2-D."""
+    for t in tensors:
+        if t.ndim != 2:
+            raise ValueError("Muon only supports 2D parameters whereas we found a parameter "
+                             f"with size: {t.size()}")
+
+
 class orthogonalize_newton_schulz(Transform):
     """Replace each 2-D update by its approximate orthogonalization (Muon's core).
 
@@ -168,10 +176,7 @@ class orthogonalize_newton_schulz(Transform):
         self.batched = compute_dtype != torch.bfloat16 if batched is None else batched
 
     def update(self, updates, states, params, group):
-        for u in updates:
-            if u.dim() != 2:
-                raise ValueError(f"Muon only supports 2D parameters whereas we found a "
-                                 f"parameter with size: {tuple(u.shape)}")
+        require_matrices(updates)
         hp = group["ns_coefficients"], group["ns_steps"], group["eps"]
         if not self.batched:
             for u in updates:
